@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`gdlinalg`. Nothing here is public API."""

@@ -1,0 +1,798 @@
+"""Public, ``torch.linalg``-compatible functions and their ``*_result`` twins.
+
+Every public function validates its input, handles empty and batched input, picks the method kernel
+and turns the kernel's :class:`~gdlinalg._impl.outcome.Outcome` into a :class:`Result`. The plain
+functions (``inv``, ``svd``, ...) return ``result.solution`` and nothing else, so that they can be
+swapped for their ``torch.linalg`` namesakes.
+
+Outputs never carry autograd history: every method iterates on detached copies of its inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from . import blog, cgls, gradient, jacobi, newton_schulz, stiefel, subspace
+from .checks import check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
+from .completion import complete_orthonormal
+from .result import Recorder, Result
+
+SVDResult = torch.return_types.linalg_svd
+EighResult = torch.return_types.linalg_eigh
+
+_METHODS: dict[str, dict[str, Callable[..., Any]]] = {
+    "inv": {
+        "newton_schulz": newton_schulz.inv,
+        "gradient": gradient.inv,
+        "blog": blog.inv,
+    },
+    "solve": {
+        "cgls": cgls.solve,
+        "newton_schulz": newton_schulz.solve,
+        "gradient": gradient.solve,
+    },
+    "pinv": {
+        "newton_schulz": newton_schulz.pinv,
+        "gradient": gradient.pinv,
+    },
+    "svd": {
+        "jacobi": jacobi.svd,
+        "stiefel": stiefel.svd,
+        "gradient": gradient.svd,
+        "blog": blog.svd,
+    },
+    "eigh": {
+        "jacobi": jacobi.eigh,
+        "stiefel": stiefel.eigh,
+    },
+    "truncated_svd": {
+        "subspace": subspace.truncated_svd,
+        "stiefel": stiefel.truncated_svd,
+    },
+    "truncated_eigh": {
+        "subspace": subspace.truncated_eigh,
+        "stiefel": stiefel.truncated_eigh,
+    },
+}
+
+
+def methods(op: str) -> tuple[str, ...]:
+    """The method names available for an operation, default first.
+
+    Parameters
+    ----------
+    op : str
+        One of ``"inv"``, ``"solve"``, ``"pinv"``, ``"svd"``, ``"eigh"``, ``"truncated_svd"``,
+        ``"truncated_eigh"`` (``svdvals`` uses the ``svd`` methods).
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> import gdlinalg
+    >>> gdlinalg.methods("inv")
+    ('newton_schulz', 'gradient', 'blog')
+    """
+    if op == "svdvals":
+        op = "svd"
+    if op not in _METHODS:
+        raise ValueError(f"unknown operation {op!r}: expected one of {', '.join(_METHODS)}")
+    return tuple(_METHODS[op])
+
+
+def _run(
+    op: str,
+    method: str,
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    empty: Callable[[], Any] | None,
+) -> Result:
+    check_method(method, tuple(_METHODS[op]), op)
+    rec = Recorder(op, method)
+    if empty is not None:
+        return rec.finish(empty(), converged=True, residual=0.0, tol=0.0, iterations=0)
+    with torch.no_grad():
+        out = _METHODS[op][method](*args, rec=rec, **options)
+    return rec.finish(
+        out.solution,
+        converged=out.converged,
+        residual=out.residual,
+        tol=out.tol,
+        iterations=out.iterations,
+    )
+
+
+def _detached(A: torch.Tensor) -> torch.Tensor:
+    # Kernels never write into their input, but detaching keeps autograd out of the iterations.
+    return A.detach()
+
+
+# --------------------------------------------------------------------------------------------
+# inv
+# --------------------------------------------------------------------------------------------
+
+
+def inv_result(
+    A: torch.Tensor,
+    *,
+    method: str = "newton_schulz",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """Invert a square matrix and return the full :class:`Result` (histories, timing, method).
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Square matrix or batch of square matrices, shape ``(*, n, n)``; float32, float64,
+        complex64 or complex128.
+    method : {"newton_schulz", "gradient", "blog"}, keyword-only
+        ``"newton_schulz"`` (default): Newton's method on ``X^{-1} - A = 0``,
+        ``X <- X (2I - A X)``, started from one gradient step ``X0 = alpha A^H``; converges
+        quadratically once ``||I - A X|| < 1``, after about ``log2(cond(A)^2)`` iterations.
+        ``"gradient"``: minimise ``mse(X A, I)`` (or the ``loss="right"``/``"symmetric"``
+        variants) with any ``torch.optim`` optimizer; linear rate governed by ``cond(A)^2``.
+        ``"blog"``: the 2020 blog recipe, bit for bit (random start from seed 314, ``lr=0.9``,
+        ``grad *= momentum``, 10,000 iterations).
+    tol : float, optional, keyword-only
+        Stop when the residual ``||I - A X||_F / sqrt(n)`` is below ``tol``. By default iterate
+        to the attainable accuracy (until the residual stops decreasing quadratically).
+    max_iter : int, optional, keyword-only
+        Iteration cap; a method-specific default.
+    **options
+        Method options, e.g. ``optimizer=torch.optim.Adam, optimizer_kwargs={"lr": 1e-2}``,
+        ``loss="right"`` for ``"gradient"``; ``lr``, ``momentum``, ``loss`` for ``"blog"``.
+
+    Returns
+    -------
+    Result
+        ``result.solution`` is the inverse, shape ``(*, n, n)``.
+
+    Raises
+    ------
+    ValueError
+        For non-square, non-finite or unsupported input.
+    SingularMatrixError
+        If ``A`` is numerically singular (``||I - A X||`` cannot be made small).
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[4.0, 1.0], [2.0, 3.0]], dtype=torch.float64)
+    >>> res = gdlinalg.inv_result(A)
+    >>> res.converged, res.method
+    (True, 'newton_schulz')
+    >>> torch.allclose(A @ res.solution, torch.eye(2, dtype=torch.float64))
+    True
+    """
+    A = check_matrix(A, square=True)
+    empty = (lambda: torch.empty_like(A)) if A.numel() == 0 else None
+    return _run("inv", method, (_detached(A),), {"tol": tol, "max_iter": max_iter, **options}, empty)
+
+
+def inv(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None = None,
+        max_iter: int | None = None, **options: Any) -> torch.Tensor:
+    """Inverse of a square matrix, a drop-in for :func:`torch.linalg.inv`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, n, n)``.
+    method, tol, max_iter, **options
+        Keyword-only; see :func:`inv_result`.
+
+    Returns
+    -------
+    torch.Tensor
+        The inverse, same shape, dtype and device as ``A``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[2.0, 0.0], [0.0, 4.0]], dtype=torch.float64)
+    >>> gdlinalg.inv(A)
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]], dtype=torch.float64)
+    """
+    return inv_result(A, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+# --------------------------------------------------------------------------------------------
+# solve
+# --------------------------------------------------------------------------------------------
+
+
+def _broadcast_solve(A: torch.Tensor, B: torch.Tensor, left: bool) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Shapes as in torch.linalg.solve: B is a vector if B.ndim == 1 or (B.ndim == A.ndim - 1)."""
+    if not isinstance(B, torch.Tensor):
+        raise TypeError(f"expected B to be a torch.Tensor, got {type(B).__name__}")
+    if B.dtype != A.dtype:
+        raise ValueError(f"expected A and B to have the same dtype, got {A.dtype} and {B.dtype}")
+    n = A.shape[-1]
+    vector = left and (B.dim() == 1 or B.dim() == A.dim() - 1)
+    if vector:
+        if B.shape[-1] != n:
+            raise ValueError(
+                f"incompatible shapes: A has shape {tuple(A.shape)} but the vector B has shape {tuple(B.shape)}"
+            )
+        B = B.unsqueeze(-1)
+    elif B.dim() < 2:
+        raise ValueError(f"expected B to have at least 2 dimensions for left=False, got shape {tuple(B.shape)}")
+    if B.numel() and not bool(torch.isfinite(B).all()):
+        raise ValueError("B contains NaN or Inf entries")
+    if left and B.shape[-2] != n:
+        raise ValueError(f"incompatible shapes: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")
+    if not left and B.shape[-1] != n:
+        raise ValueError(f"incompatible shapes for X A = B: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")
+    try:
+        batch = torch.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"batch dimensions of A {tuple(A.shape)} and B {tuple(B.shape)} are not broadcastable"
+        ) from None
+    A = A.expand(*batch, n, n)
+    B = B.expand(*batch, *B.shape[-2:])
+    return A, B, vector
+
+
+def solve_result(
+    A: torch.Tensor,
+    B: torch.Tensor,
+    *,
+    left: bool = True,
+    method: str = "cgls",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """Solve ``A X = B`` (or ``X A = B`` with ``left=False``) and return the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Square matrix or batch, shape ``(*, n, n)``.
+    B : torch.Tensor
+        Right-hand side, shape ``(*, n, k)`` or a vector ``(*, n)``; batch dimensions broadcast
+        as in :func:`torch.linalg.solve`.
+    left : bool, keyword-only
+        Solve ``A X = B`` (default) or ``X A = B``.
+    method : {"cgls", "newton_schulz", "gradient"}, keyword-only
+        ``"cgls"`` (default): conjugate gradients on the normal equations ``A^H A X = A^H B``
+        (CGLS, never forming ``A^H A``); at most ``n`` steps in exact arithmetic, in practice about
+        ``cond(A)`` of them. ``"newton_schulz"``: multiply ``B`` by the Newton–Schulz inverse.
+        ``"gradient"``: any ``torch.optim`` optimizer on ``mse(A X, B)``.
+    tol : float, optional, keyword-only
+        Stop when the true relative residual ``||A X - B|| / ||B||`` (per column, largest) is
+        below ``tol``; by default iterate to the attainable accuracy.
+    max_iter : int, optional, keyword-only
+        Iteration cap.
+    **options
+        Method options (see :func:`inv_result`).
+
+    Returns
+    -------
+    Result
+        ``result.solution`` has the shape of ``B`` (broadcast).
+
+    Raises
+    ------
+    ValueError
+        For bad shapes, dtypes or non-finite entries.
+    SingularMatrixError
+        If ``A`` is numerically singular.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> b = torch.tensor([9.0, 8.0], dtype=torch.float64)
+    >>> res = gdlinalg.solve_result(A, b)
+    >>> res.solution
+    tensor([2., 3.], dtype=torch.float64)
+    """
+    A = check_matrix(A, square=True)
+    A, B, vector = _broadcast_solve(A, B, left)
+    if not left:
+        # X A = B  <=>  A^H X^H = B^H
+        A, B = A.mH, B.mH
+    empty = (lambda: torch.empty_like(B)) if (A.numel() == 0 or B.numel() == 0) else None
+    res = _run("solve", method, (_detached(A), _detached(B)), {"tol": tol, "max_iter": max_iter, **options}, empty)
+    X = res.solution
+    if not left:
+        X = X.mH
+    if vector:
+        X = X.squeeze(-1)
+    return _replace_solution(res, X)
+
+
+def solve(A: torch.Tensor, B: torch.Tensor, *, left: bool = True, method: str = "cgls",
+          tol: float | None = None, max_iter: int | None = None, **options: Any) -> torch.Tensor:
+    """Solution of ``A X = B``, a drop-in for :func:`torch.linalg.solve`.
+
+    Parameters
+    ----------
+    A, B : torch.Tensor
+        See :func:`solve_result`.
+    left, method, tol, max_iter, **options
+        Keyword-only; see :func:`solve_result`.
+
+    Returns
+    -------
+    torch.Tensor
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[2.0, 0.0], [0.0, 4.0]], dtype=torch.float64)
+    >>> gdlinalg.solve(A, torch.tensor([2.0, 2.0], dtype=torch.float64))
+    tensor([1.0000, 0.5000], dtype=torch.float64)
+    """
+    return solve_result(A, B, left=left, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+# --------------------------------------------------------------------------------------------
+# pinv
+# --------------------------------------------------------------------------------------------
+
+
+def pinv_result(
+    A: torch.Tensor,
+    *,
+    hermitian: bool = False,
+    method: str = "newton_schulz",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """Moore–Penrose pseudo-inverse with the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``, any rank.
+    hermitian : bool, keyword-only
+        Declares ``A`` Hermitian, as in :func:`torch.linalg.pinv`: only the lower triangle is
+        read and the iteration keeps ``X`` Hermitian.
+    method : {"newton_schulz", "gradient"}, keyword-only
+        ``"newton_schulz"`` (default): ``X <- X (2I - A X)`` from ``X0 = alpha A^H``. On a
+        rank-deficient ``A`` the components of the (numerical) null space grow by a factor of two
+        per iteration once the rest has converged, so the iteration stops as soon as the
+        Penrose residual ``||A X A - A|| / ||A||`` stops decreasing quadratically; singular
+        values below about ``sqrt(eps) * ||A||`` that have not converged by then are treated as
+        zero. ``"gradient"``: an optimizer on ``mse(A X A, A)`` started from ``X = 0``, which
+        keeps ``X`` in the row space of ``A^H`` and so reaches the minimum-norm solution.
+    tol, max_iter : keyword-only
+        Tolerance on the Penrose residual and iteration cap.
+
+    Returns
+    -------
+    Result
+        ``result.solution`` has shape ``(*, n, m)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]], dtype=torch.float64)  # rank 1
+    >>> X = gdlinalg.pinv_result(A).solution
+    >>> torch.allclose(A @ X @ A, A)
+    True
+    """
+    A = check_matrix(A, square=hermitian)
+    if hermitian:
+        A = check_hermitian_input(A, "L")
+    empty = (lambda: A.new_zeros(*A.shape[:-2], A.shape[-1], A.shape[-2])) if A.numel() == 0 else None
+    return _run(
+        "pinv", method, (_detached(A),),
+        {"tol": tol, "max_iter": max_iter, "hermitian": hermitian, **options}, empty,
+    )
+
+
+def pinv(A: torch.Tensor, *, hermitian: bool = False, method: str = "newton_schulz",
+         tol: float | None = None, max_iter: int | None = None, **options: Any) -> torch.Tensor:
+    """Moore–Penrose pseudo-inverse, a drop-in for :func:`torch.linalg.pinv`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    hermitian, method, tol, max_iter, **options
+        Keyword-only; see :func:`pinv_result`.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(*, n, m)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> gdlinalg.pinv(torch.tensor([[2.0], [0.0]], dtype=torch.float64))
+    tensor([[0.5000, 0.0000]], dtype=torch.float64)
+    """
+    return pinv_result(A, hermitian=hermitian, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+# --------------------------------------------------------------------------------------------
+# svd / svdvals
+# --------------------------------------------------------------------------------------------
+
+
+def _empty_svd(A: torch.Tensor, full_matrices: bool) -> SVDResult:
+    m, n = A.shape[-2:]
+    k = min(m, n)
+    batch = A.shape[:-2]
+    S = A.new_zeros(*batch, k, dtype=real_dtype(A.dtype))
+    if full_matrices:
+        eye_m = torch.eye(m, dtype=A.dtype, device=A.device).expand(*batch, m, m).clone()
+        eye_n = torch.eye(n, dtype=A.dtype, device=A.device).expand(*batch, n, n).clone()
+        return SVDResult((eye_m, S, eye_n))
+    return SVDResult((
+        torch.eye(m, k, dtype=A.dtype, device=A.device).expand(*batch, m, k).clone(),
+        S,
+        torch.eye(k, n, dtype=A.dtype, device=A.device).expand(*batch, k, n).clone(),
+    ))
+
+
+def svd_result(
+    A: torch.Tensor,
+    full_matrices: bool = True,
+    *,
+    method: str = "jacobi",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """Singular value decomposition ``A = U diag(S) Vh`` with the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    full_matrices : bool
+        As in :func:`torch.linalg.svd`: ``U`` is ``m x m`` and ``Vh`` is ``n x n`` (the extra
+        columns complete an orthonormal basis), otherwise ``k = min(m, n)`` columns.
+    method : {"jacobi", "stiefel", "gradient", "blog"}, keyword-only
+        ``"jacobi"`` (default): one-sided (Hestenes) Jacobi, i.e. exact coordinate descent on the
+        off-diagonal mass of ``A^H A``, with all ``n/2`` disjoint column pairs of a round rotated
+        at once; quadratic convergence, typically 6–12 sweeps. ``"stiefel"``: Riemannian gradient
+        ascent of the Brockett cost on the Stiefel manifold with a QR retraction (exactly
+        orthogonal iterates, linear rate). ``"gradient"``: the blog's penalty loss with any
+        ``torch.optim`` optimizer. ``"blog"``: the 2020 blog recipe bit for bit (it fails on close
+        singular values and can collapse a singular value to 0).
+    tol : float, optional, keyword-only
+        Method-specific stopping tolerance (for Jacobi: the largest cosine between two columns).
+    max_iter : int, optional, keyword-only
+        Iteration (sweep) cap.
+
+    Returns
+    -------
+    Result
+        ``result.solution`` is ``torch.return_types.linalg_svd(U, S, Vh)``; ``S`` is real,
+        non-negative and descending. The residual is ``||U diag(S) Vh - A||_F / ||A||_F``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[3.0, 0.0], [0.0, -2.0], [0.0, 0.0]], dtype=torch.float64)
+    >>> res = gdlinalg.svd_result(A, full_matrices=False)
+    >>> res.solution.S
+    tensor([3., 2.], dtype=torch.float64)
+    """
+    A = check_matrix(A)
+    if A.numel() == 0:
+        return _run("svd", method, (A,), {}, lambda: _empty_svd(A, full_matrices))
+    res = _run("svd", method, (_detached(A),), {"tol": tol, "max_iter": max_iter, **options}, None)
+    if full_matrices:
+        U, S, Vh = res.solution
+        U = complete_orthonormal(U)
+        Vh = complete_orthonormal(Vh.mH).mH
+        res = _replace_solution(res, SVDResult((U, S, Vh)))
+    return res
+
+
+def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "jacobi",
+        tol: float | None = None, max_iter: int | None = None, **options: Any) -> SVDResult:
+    """Singular value decomposition, a drop-in for :func:`torch.linalg.svd`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    full_matrices : bool
+        Full or reduced ``U`` and ``Vh``.
+    method, tol, max_iter, **options
+        Keyword-only; see :func:`svd_result`.
+
+    Returns
+    -------
+    torch.return_types.linalg_svd
+        Named tuple ``(U, S, Vh)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> U, S, Vh = gdlinalg.svd(torch.tensor([[0.0, 2.0], [1.0, 0.0]], dtype=torch.float64))
+    >>> S
+    tensor([2., 1.], dtype=torch.float64)
+    """
+    return svd_result(A, full_matrices, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+def svdvals(A: torch.Tensor, *, method: str = "jacobi", tol: float | None = None,
+            max_iter: int | None = None, **options: Any) -> torch.Tensor:
+    """Singular values, a drop-in for :func:`torch.linalg.svdvals`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    method, tol, max_iter, **options
+        Keyword-only; see :func:`svd_result`.
+
+    Returns
+    -------
+    torch.Tensor
+        Real, non-negative, descending, shape ``(*, min(m, n))``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> gdlinalg.svdvals(torch.tensor([[0.0, 2.0], [1.0, 0.0]], dtype=torch.float64))
+    tensor([2., 1.], dtype=torch.float64)
+    """
+    return svd_result(A, False, method=method, tol=tol, max_iter=max_iter, **options).solution.S
+
+
+# --------------------------------------------------------------------------------------------
+# eigh
+# --------------------------------------------------------------------------------------------
+
+
+def eigh_result(
+    A: torch.Tensor,
+    UPLO: str = "L",
+    *,
+    method: str = "jacobi",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """Eigendecomposition of a Hermitian matrix with the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, n, n)``; only the triangle named by ``UPLO`` is read.
+    UPLO : {"L", "U"}
+        Which triangle to read, as in :func:`torch.linalg.eigh`.
+    method : {"jacobi", "stiefel"}, keyword-only
+        ``"jacobi"`` (default): one-sided Jacobi on the shifted positive semidefinite matrix
+        ``A + c I``, eigenvalues then taken as Rayleigh quotients of ``A``. ``"stiefel"``:
+        Riemannian gradient ascent of the Brockett cost ``tr(V^H A V N)`` on the orthogonal group.
+    tol, max_iter : keyword-only
+        Stopping tolerance and cap.
+
+    Returns
+    -------
+    Result
+        ``result.solution`` is ``torch.return_types.linalg_eigh(eigenvalues, eigenvectors)``,
+        eigenvalues real and ascending. The residual is ``||A V - V diag(w)||_F / ||A||_F``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> gdlinalg.eigh_result(A).solution.eigenvalues
+    tensor([1., 3.], dtype=torch.float64)
+    """
+    A = check_matrix(A, square=True)
+    A = check_hermitian_input(A, UPLO)
+    if A.numel() == 0:
+        n = A.shape[-1]
+        return _run("eigh", method, (A,), {}, lambda: EighResult((
+            A.new_zeros(*A.shape[:-1], dtype=real_dtype(A.dtype)),
+            torch.eye(n, dtype=A.dtype, device=A.device).expand_as(A).clone(),
+        )))
+    return _run("eigh", method, (A,), {"tol": tol, "max_iter": max_iter, **options}, None)
+
+
+def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "jacobi", tol: float | None = None,
+         max_iter: int | None = None, **options: Any) -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors of a Hermitian matrix, like :func:`torch.linalg.eigh`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, n, n)``.
+    UPLO : {"L", "U"}
+        Triangle to read.
+    method, tol, max_iter, **options
+        Keyword-only; see :func:`eigh_result`.
+
+    Returns
+    -------
+    torch.return_types.linalg_eigh
+        Named tuple ``(eigenvalues, eigenvectors)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> w, V = gdlinalg.eigh(torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64))
+    >>> w
+    tensor([1., 2.], dtype=torch.float64)
+    """
+    return eigh_result(A, UPLO, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+# --------------------------------------------------------------------------------------------
+# truncated
+# --------------------------------------------------------------------------------------------
+
+
+def truncated_svd_result(
+    A: torch.Tensor,
+    k: int,
+    *,
+    method: str = "subspace",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """The ``k`` leading singular triplets, with the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    k : int
+        Number of triplets, ``1 <= k <= min(m, n)``.
+    method : {"subspace", "stiefel"}, keyword-only
+        ``"subspace"`` (default): block power (subspace) iteration on ``A A^H`` with
+        ``oversample`` extra columns (default 10) and a Rayleigh–Ritz step solved by the package's
+        Jacobi SVD; the error of triplet ``i`` shrinks by ``(s[k+p] / s[i])^2`` per iteration.
+        ``"stiefel"``: Riemannian gradient ascent of the Brockett cost with QR retraction and
+        Barzilai–Borwein steps.
+    tol : float, optional, keyword-only
+        Stop when ``max_i ||A v_i - s_i u_i|| / s_1`` is below ``tol``.
+    max_iter : int, optional, keyword-only
+
+    Returns
+    -------
+    Result
+        ``result.solution`` is ``torch.return_types.linalg_svd(U, S, Vh)`` with ``U`` of shape
+        ``(*, m, k)``, ``S`` ``(*, k)`` descending and ``Vh`` ``(*, k, n)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.diag(torch.tensor([5.0, 3.0, 1.0], dtype=torch.float64))
+    >>> gdlinalg.truncated_svd_result(A, 2).solution.S
+    tensor([5., 3.], dtype=torch.float64)
+    """
+    A = check_matrix(A)
+    if A.numel() == 0:
+        raise ValueError(f"truncated_svd needs a non-empty matrix, got shape {tuple(A.shape)}")
+    check_rank_k(A, k)
+    return _run("truncated_svd", method, (_detached(A), k), {"tol": tol, "max_iter": max_iter, **options}, None)
+
+
+def truncated_svd(A: torch.Tensor, k: int, *, method: str = "subspace", tol: float | None = None,
+                  max_iter: int | None = None, **options: Any) -> SVDResult:
+    """The ``k`` leading singular triplets ``(U, S, Vh)`` of a large matrix.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, m, n)``.
+    k : int
+        Number of triplets.
+    method, tol, max_iter, **options
+        Keyword-only; see :func:`truncated_svd_result`.
+
+    Returns
+    -------
+    torch.return_types.linalg_svd
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> U, S, Vh = gdlinalg.truncated_svd(torch.diag(torch.tensor([5.0, 3.0, 1.0], dtype=torch.float64)), 1)
+    >>> S
+    tensor([5.], dtype=torch.float64)
+    """
+    return truncated_svd_result(A, k, method=method, tol=tol, max_iter=max_iter, **options).solution
+
+
+def truncated_eigh_result(
+    A: torch.Tensor,
+    k: int,
+    *,
+    largest: bool = True,
+    UPLO: str = "L",
+    method: str = "subspace",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    **options: Any,
+) -> Result:
+    """The ``k`` extreme eigenpairs of a Hermitian matrix, with the full :class:`Result`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, n, n)``; the triangle ``UPLO`` is read.
+    k : int
+        Number of eigenpairs.
+    largest : bool, keyword-only
+        The ``k`` largest (default) or smallest eigenvalues. As in :func:`torch.lobpcg`, the most
+        extreme comes first: descending for ``largest=True``, ascending otherwise.
+    UPLO : {"L", "U"}, keyword-only
+    method : {"subspace", "stiefel"}, keyword-only
+        ``"subspace"`` (default): orthogonal iteration on a shifted, positive semidefinite
+        ``A + c I`` (or ``c I - A``) with Rayleigh–Ritz by the package's Jacobi eigensolver.
+        ``"stiefel"``: Riemannian gradient of the Brockett cost with QR retraction.
+    tol : float, optional, keyword-only
+        Stop when ``max_i ||A v_i - w_i v_i|| / ||A||_2`` is below ``tol``.
+    max_iter : int, optional, keyword-only
+
+    Returns
+    -------
+    Result
+        ``result.solution`` is ``torch.return_types.linalg_eigh(eigenvalues, eigenvectors)`` with
+        shapes ``(*, k)`` and ``(*, n, k)``.
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> A = torch.diag(torch.tensor([1.0, 4.0, 2.0, 3.0], dtype=torch.float64))
+    >>> gdlinalg.truncated_eigh_result(A, 2).solution.eigenvalues
+    tensor([4., 3.], dtype=torch.float64)
+    """
+    A = check_matrix(A, square=True)
+    if A.numel() == 0:
+        raise ValueError(f"truncated_eigh needs a non-empty matrix, got shape {tuple(A.shape)}")
+    check_rank_k(A, k)
+    A = check_hermitian_input(A, UPLO)
+    return _run(
+        "truncated_eigh", method, (A, k),
+        {"largest": largest, "tol": tol, "max_iter": max_iter, **options}, None,
+    )
+
+
+def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, UPLO: str = "L",
+                   method: str = "subspace", tol: float | None = None, max_iter: int | None = None,
+                   **options: Any) -> EighResult:
+    """The ``k`` extreme eigenpairs ``(eigenvalues, eigenvectors)`` of a large Hermitian matrix.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(*, n, n)``.
+    k : int
+        Number of eigenpairs.
+    largest, UPLO, method, tol, max_iter, **options
+        Keyword-only; see :func:`truncated_eigh_result`.
+
+    Returns
+    -------
+    torch.return_types.linalg_eigh
+
+    Examples
+    --------
+    >>> import torch, gdlinalg
+    >>> w, V = gdlinalg.truncated_eigh(torch.diag(torch.tensor([1.0, 4.0, 2.0], dtype=torch.float64)), 1, largest=False)
+    >>> w
+    tensor([1.], dtype=torch.float64)
+    """
+    return truncated_eigh_result(A, k, largest=largest, UPLO=UPLO, method=method, tol=tol,
+                                 max_iter=max_iter, **options).solution
+
+
+def _replace_solution(res: Result, solution: Any) -> Result:
+    from dataclasses import replace
+
+    return replace(res, solution=solution)

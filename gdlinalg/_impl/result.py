@@ -1,0 +1,107 @@
+"""The result object every solve returns, and the recorder that builds it."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+class ConvergenceWarning(UserWarning):
+    """Emitted when an iteration stops at its cap before reaching its tolerance."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything about one solve: the answer and how the iteration got there.
+
+    Attributes
+    ----------
+    solution : Tensor or tuple
+        What the matching ``torch.linalg``-style function returns (a tensor, or a named tuple such as
+        ``SVDResult(U, S, Vh)``).
+    method : str
+        The method that produced it, e.g. ``"newton_schulz"``.
+    iterations : int
+        Iterations (or sweeps, for Jacobi methods) performed.
+    converged : bool
+        Whether the tolerance was reached before the iteration cap.
+    residual : float
+        The final true residual (recomputed from the returned solution, largest over a batch).
+    tol : float
+        The tolerance the residual was compared with.
+    loss_history : torch.Tensor
+        The objective the method minimises, one value per iteration (float64, on the CPU).
+    residual_history : torch.Tensor
+        The true residual after each iteration (float64, on the CPU).
+    wall_time : float
+        Seconds spent in the solve.
+    """
+
+    solution: Any
+    method: str
+    iterations: int
+    converged: bool
+    residual: float
+    tol: float
+    loss_history: torch.Tensor
+    residual_history: torch.Tensor
+    wall_time: float
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(method={self.method!r}, iterations={self.iterations}, converged={self.converged}, "
+            f"residual={self.residual:.3e}, tol={self.tol:.1e}, wall_time={self.wall_time:.4f})"
+        )
+
+
+class Recorder:
+    """Collects per-iteration loss and residual, then builds the :class:`Result`.
+
+    Histories are stored as Python floats while iterating and turned into tensors once at the end.
+    """
+
+    def __init__(self, op: str, method: str) -> None:
+        self.op = op
+        self.method = method
+        self.losses: list[float] = []
+        self.residuals: list[float] = []
+        self._t0 = time.perf_counter()
+
+    def record(self, loss: float | torch.Tensor, residual: float | torch.Tensor) -> None:
+        self.losses.append(float(loss))
+        self.residuals.append(float(residual))
+
+    def finish(
+        self,
+        solution: Any,
+        *,
+        converged: bool,
+        residual: float,
+        tol: float,
+        iterations: int,
+        warn: bool = True,
+    ) -> Result:
+        wall = time.perf_counter() - self._t0
+        if not converged and warn:
+            warnings.warn(
+                ConvergenceWarning(
+                    f"{self.op} (method={self.method!r}) did not converge in {iterations} iterations: "
+                    f"residual {residual:.3e} > tol {tol:.1e}"
+                ),
+                stacklevel=4,
+            )
+        return Result(
+            solution=solution,
+            method=self.method,
+            iterations=iterations,
+            converged=bool(converged),
+            residual=float(residual),
+            tol=float(tol),
+            loss_history=torch.tensor(self.losses, dtype=torch.float64),
+            residual_history=torch.tensor(self.residuals, dtype=torch.float64),
+            wall_time=wall,
+        )
