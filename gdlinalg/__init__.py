@@ -8,6 +8,7 @@ the converged flag, the wall time and the method used.
 Test matrices live in :mod:`gdlinalg.matrices` and plotting helpers in :mod:`gdlinalg.plotting`.
 """
 
+from . import matrices, plotting
 from ._impl.api import (
     eigh,
     eigh_result,

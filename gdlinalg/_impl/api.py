@@ -292,7 +292,7 @@ def solve_result(
     >>> A = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     >>> b = torch.tensor([9.0, 8.0], dtype=torch.float64)
     >>> res = gdlinalg.solve_result(A, b)
-    >>> res.solution
+    >>> res.solution.round(decimals=12)
     tensor([2., 3.], dtype=torch.float64)
     """
     A = check_matrix(A, square=True)
@@ -587,7 +587,7 @@ def eigh_result(
     --------
     >>> import torch, gdlinalg
     >>> A = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
-    >>> gdlinalg.eigh_result(A).solution.eigenvalues
+    >>> gdlinalg.eigh_result(A).solution.eigenvalues.round(decimals=12)
     tensor([1., 3.], dtype=torch.float64)
     """
     A = check_matrix(A, square=True)
@@ -671,7 +671,7 @@ def truncated_svd_result(
     --------
     >>> import torch, gdlinalg
     >>> A = torch.diag(torch.tensor([5.0, 3.0, 1.0], dtype=torch.float64))
-    >>> gdlinalg.truncated_svd_result(A, 2).solution.S
+    >>> gdlinalg.truncated_svd_result(A, 2).solution.S.round(decimals=12)
     tensor([5., 3.], dtype=torch.float64)
     """
     A = check_matrix(A)
@@ -702,7 +702,7 @@ def truncated_svd(A: torch.Tensor, k: int, *, method: str = "subspace", tol: flo
     --------
     >>> import torch, gdlinalg
     >>> U, S, Vh = gdlinalg.truncated_svd(torch.diag(torch.tensor([5.0, 3.0, 1.0], dtype=torch.float64)), 1)
-    >>> S
+    >>> S.round(decimals=12)
     tensor([5.], dtype=torch.float64)
     """
     return truncated_svd_result(A, k, method=method, tol=tol, max_iter=max_iter, **options).solution
@@ -749,7 +749,7 @@ def truncated_eigh_result(
     --------
     >>> import torch, gdlinalg
     >>> A = torch.diag(torch.tensor([1.0, 4.0, 2.0, 3.0], dtype=torch.float64))
-    >>> gdlinalg.truncated_eigh_result(A, 2).solution.eigenvalues
+    >>> gdlinalg.truncated_eigh_result(A, 2).solution.eigenvalues.round(decimals=12)
     tensor([4., 3.], dtype=torch.float64)
     """
     A = check_matrix(A, square=True)
@@ -785,7 +785,7 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, UPLO: str =
     --------
     >>> import torch, gdlinalg
     >>> w, V = gdlinalg.truncated_eigh(torch.diag(torch.tensor([1.0, 4.0, 2.0], dtype=torch.float64)), 1, largest=False)
-    >>> w
+    >>> w.round(decimals=12)
     tensor([1.], dtype=torch.float64)
     """
     return truncated_eigh_result(A, k, largest=largest, UPLO=UPLO, method=method, tol=tol,
