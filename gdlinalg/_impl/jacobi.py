@@ -48,54 +48,54 @@ def _round_robin_permutation(n: int, device: torch.device) -> torch.Tensor:
 
 def _sweeps(W: torch.Tensor, V: torch.Tensor, tol: float, max_sweeps: int, rec: Recorder | None,
             residual_fn=None):
-    """Run Jacobi sweeps on ``W`` (``(*, m, n)``, n even) accumulating rotations into ``V``."""
-    n = W.shape[-1]
+    """Run Jacobi sweeps on ``W`` (``(*, m, n)``, n even) accumulating rotations into ``V``.
+
+    ``W`` and ``V`` undergo the same column rotations, so they are stored together, transposed, as
+    the rows of one matrix ``X = [W; V]^T``: a column of ``W`` and its column of ``V`` form one
+    contiguous row, a round updates both with one set of operations, and the round-robin
+    permutation moves whole rows.
+    """
+    m, n = W.shape[-2:]
     h = n // 2
     perm = _round_robin_permutation(n, W.device)
     rdtype = real_dtype(W.dtype)
     tiny = torch.finfo(rdtype).tiny
-    complex_ = W.is_complex()
+    X = torch.cat([W, V], dim=-2).mT.contiguous()  # (*, n, m + n)
     sweeps = 0
     converged = False
     for sweeps in range(1, max_sweeps + 1):
         worst = torch.zeros((), dtype=rdtype, device=W.device)
         for _ in range(n - 1):
-            Wp, Wq = W[..., :h], W[..., h:]
-            a = Wp.real.square().sum(-2) + (Wp.imag.square().sum(-2) if complex_ else 0)
-            b = Wq.real.square().sum(-2) + (Wq.imag.square().sum(-2) if complex_ else 0)
-            g = (Wp.conj() * Wq).sum(-2)
+            P, Q = X[..., :h, :], X[..., h:, :]
+            Pw, Qw = P[..., :m], Q[..., :m]
+            a = torch.linalg.vector_norm(Pw, dim=-1).square()
+            b = torch.linalg.vector_norm(Qw, dim=-1).square()
+            g = (Pw.conj() * Qw).sum(-1)
             ag = g.abs()
             cos = ag / torch.sqrt(a * b).clamp_min(tiny)
             worst = torch.maximum(worst, cos.max())
             # Rotation that zeroes the (p, q) entry of the 2x2 Gram matrix [[a, g], [g*, b]]:
-            # zeta = (b - a) / (2|g|), t = sign(zeta) / (|zeta| + sqrt(1 + zeta^2)).
-            rotate = cos > tol
+            # zeta = (b - a) / (2|g|), t = sign(zeta) / (|zeta| + sqrt(1 + zeta^2)); pairs that are
+            # already orthogonal to tol are left alone.
             zeta = (b - a) / (2 * ag.clamp_min(tiny))
             t = torch.where(zeta >= 0, 1.0, -1.0) / (zeta.abs() + torch.sqrt(1 + zeta * zeta))
-            t = torch.where(rotate, t, torch.zeros_like(t))
+            t = torch.where(cos > tol, t, torch.zeros_like(t))
             c = torch.rsqrt(1 + t * t)
             s = c * t
-            # e = e^{-i phi} with g = |g| e^{i phi}; for real input it is sign(g). The rotation
+            # e = e^{-i phi} with g = |g| e^{i phi} (sign(g) for real input): the rotation
             # [[c, s], [-s e, c e]] diagonalises the 2x2 Gram matrix.
             e = torch.where(ag > 0, g.conj() / ag.clamp_min(tiny).to(g.dtype), torch.ones_like(g))
-            c_ = c.unsqueeze(-2).to(W.dtype)
-            s_ = s.unsqueeze(-2).to(W.dtype)
-            se = s_ * e.unsqueeze(-2)
-            ce = c_ * e.unsqueeze(-2)
-            Vp, Vq = V[..., :h], V[..., h:]
-            newWp = c_ * Wp - se * Wq
-            newWq = s_ * Wp + ce * Wq
-            newVp = c_ * Vp - se * Vq
-            newVq = s_ * Vp + ce * Vq
-            W = torch.cat([newWp, newWq], dim=-1)[..., perm]
-            V = torch.cat([newVp, newVq], dim=-1)[..., perm]
+            c_ = c.unsqueeze(-1).to(X.dtype)
+            s_ = s.unsqueeze(-1).to(X.dtype)
+            e_ = e.unsqueeze(-1)
+            X = torch.cat([c_ * P - (s_ * e_) * Q, s_ * P + (c_ * e_) * Q], dim=-2).index_select(-2, perm)
         worst_f = float(worst)
         if rec is not None:
-            rec.record(worst_f, residual_fn(W, V))
+            rec.record(worst_f, residual_fn(X[..., :m].mT, X[..., m:].mT))
         if worst_f <= tol:
             converged = True
             break
-    return W, V, sweeps, converged
+    return X[..., :m].mT, X[..., m:].mT, sweeps, converged
 
 
 def _reconstruction(A: torch.Tensor):
