@@ -447,3 +447,11 @@ def test_methods_lists_default_first():
     assert gdlinalg.methods("svdvals") == gdlinalg.methods("svd")
     with pytest.raises(ValueError):
         gdlinalg.methods("qr")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_newton_schulz_stops_on_an_exact_inverse(dtype):
+    # For the 2x2 Hilbert matrix the iteration can hit residual exactly 0; it must stop there.
+    A = matrices.hilbert(2, dtype=dtype)
+    res = gdlinalg.inv_result(A)
+    assert res.converged and res.iterations < 30

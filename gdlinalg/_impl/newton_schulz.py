@@ -159,7 +159,8 @@ def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
             break
         if r_new < best_r:
             best_X, best_r = X, r_new
-        if r * math.sqrt(n) < 0.5 and r_new > 0.5 * r:
+        if (r * math.sqrt(n) < 0.5 and r_new > 0.5 * r) or r_new == 0:
+            # r_new == 0: exactly inverted (e.g. a 2x2 Hilbert matrix); nothing left to halve.
             stagnated = True
             break
         r = r_new
@@ -226,7 +227,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: 
             break
         if p_new < best_p:
             best_X, best_p = X, p_new
-        if stopping_rule and p < accept and p_new > 0.5 * p:
+        if stopping_rule and ((p < accept and p_new > 0.5 * p) or p_new == 0):
             stagnated = True
             break
         p = p_new
