@@ -144,6 +144,7 @@ def svd(
     eye = torch.eye(n, dtype=M.dtype, device=M.device)
     T = (lambda X: X.mH) if M.is_complex() else (lambda X: X.T if X.dim() == 2 else X.mT)
     diag = torch.diag if not batch else torch.diag_embed
+    norm_M = float(torch.linalg.matrix_norm(M).max()) or 1.0
     iterations = 0
     with torch.enable_grad():
         U = _rand((*batch, m, n), gen, M).requires_grad_(True)
@@ -161,8 +162,13 @@ def svd(
             loss2 = _mse(T(U) @ U, eye)
             loss3 = _mse(V @ T(V), eye)
             value = loss1 + loss2 / 100 + loss3 / 100
-            with torch.no_grad():
-                res = residuals.svd(M, U, d, V.mH)
+            if batch:
+                with torch.no_grad():
+                    res = residuals.svd(M, U, d, V.mH)
+            else:
+                # loss1 is the mean squared entry of U diag(d) V^H - M, so the relative
+                # reconstruction error of residuals.svd follows without another product.
+                res = math.sqrt(float(loss1) * m * n) / norm_M
             rec.record(value.detach(), res)
             if tol is not None and res <= tol:
                 break
