@@ -168,7 +168,7 @@ def svd(
             else:
                 # loss1 is the mean squared entry of U diag(d) V^H - M, so the relative
                 # reconstruction error of residuals.svd follows without another product.
-                res = math.sqrt(float(loss1) * m * n) / norm_M
+                res = math.sqrt(float(loss1.detach()) * m * n) / norm_M
             rec.record(value.detach(), res)
             if tol is not None and res <= tol:
                 break
