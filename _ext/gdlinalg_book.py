@@ -1,0 +1,220 @@
+"""Local Sphinx extension for the gdlinalg book (listed in ``_config.yml`` under
+``sphinx.local_extensions``), so that the README's plain ``jupyter-book build`` does all of this.
+
+1. **No stale outputs.** myst-nb's jupyter-cache keys a notebook on its code cells only, so a change
+   to ``gdlinalg`` would otherwise leave every chapter showing outputs computed by the old package.
+   At ``config-inited`` we hash the sources of the packages the chapters import
+   (``book_cache_packages``, default ``["gdlinalg"]``: every ``*.py`` under the package directory
+   that ``import`` would use, plus the versions of the numerical stack) and point
+   ``nb_execution_cache_path`` at ``<base>/<hash>``, where ``<base>`` is the configured
+   ``execute.cache`` or ``_build/.jupyter_cache``. A new hash means an empty cache, so every chapter
+   is executed again; caches of older hashes are deleted. The hash is also stored in the config
+   value ``book_cache_key`` (rebuild="env"), so that even an incremental build (without ``--all``)
+   re-reads every page when the package changes.
+2. **Links into PyTorch's and Python's documentation** without network access (no intersphinx
+   inventory download): an unresolved Python cross-reference to ``torch.*`` (from the docstrings,
+   e.g. ``:func:`torch.linalg.solve```) becomes a link to pytorch.org (likewise ``matplotlib.*`` and
+   ``numpy.*`` to their documentation), and one to a standard-library
+   object (e.g. ``collections.abc.Sequence``) a link to docs.python.org, instead of a nitpick
+   warning. Any other unresolved reference still fails the strict build.
+3. ``{{ repository_url }}`` as a MyST substitution, so that the repository URL lives in one place
+   (``repository.url`` in ``_config.yml``).
+4. The Colab launch button is dropped on pages whose source is MyST Markdown: Colab can open only
+   ``.ipynb`` files from GitHub, so the button would be a dead link (jupyter-book issue #752). Such
+   pages keep the Binder button and the ``.ipynb`` download button; the preface says how to take a
+   chapter to Colab.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: Distributions whose versions are part of the cache key: a new torch can change every number.
+KEY_DISTRIBUTIONS = ("torch", "numpy", "matplotlib", "myst-nb")
+#: Length of the hex digest used as the cache directory name.
+KEY_LENGTH = 16
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. cache key
+# ------------------------------------------------------------------------------------------------
+
+
+def package_dirs(name: str, fallback_root: Path | None = None) -> list[Path]:
+    """The directories ``import name`` would load ``name`` from, without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return sorted(Path(p).resolve() for p in spec.submodule_search_locations)
+    if spec is not None and spec.origin:  # a single-module "package"
+        return [Path(spec.origin).resolve()]
+    if fallback_root is not None and (fallback_root / name).is_dir():
+        return [(fallback_root / name).resolve()]
+    return []
+
+
+def source_hash(packages: list[str], fallback_root: Path | None = None,
+                distributions: tuple[str, ...] = KEY_DISTRIBUTIONS) -> str:
+    """Hash of every ``*.py`` file of ``packages`` (path and bytes) and of the stack's versions."""
+    h = hashlib.sha256()
+    for name in packages:
+        h.update(f"package:{name}\n".encode())
+        for root in package_dirs(name, fallback_root):
+            files = [root] if root.is_file() else sorted(
+                p for p in root.rglob("*.py") if "__pycache__" not in p.parts
+            )
+            for path in files:
+                rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+                h.update(f"file:{rel}\n".encode())
+                h.update(path.read_bytes())
+                h.update(b"\n")
+    for dist in distributions:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        h.update(f"dist:{dist}=={version}\n".encode())
+    return h.hexdigest()[:KEY_LENGTH]
+
+
+def _cache_base(app: Sphinx, config: Config) -> Path:
+    configured = config.nb_execution_cache_path
+    if configured:
+        base = Path(configured)
+        if not base.is_absolute():
+            base = Path(app.confdir) / base
+        return base
+    return Path(app.outdir).parent / ".jupyter_cache"
+
+
+def key_execution_cache(app: Sphinx, config: Config) -> None:
+    key = source_hash(list(config.book_cache_packages), Path(app.confdir))
+    base = _cache_base(app, config)
+    path = (base / key).resolve()
+    if base.is_dir():
+        for old in base.iterdir():
+            # Only our own key directories (16 hex digits): never touch anything else.
+            if old.is_dir() and old.name != key and len(old.name) == KEY_LENGTH and all(
+                c in "0123456789abcdef" for c in old.name
+            ):
+                logger.info(f"[gdlinalg_book] removing stale execution cache {old}")
+                shutil.rmtree(old, ignore_errors=True)
+    config.nb_execution_cache_path = str(path)
+    config.book_cache_key = key
+    logger.info(f"[gdlinalg_book] execution cache key {key} -> {path}")
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. torch cross-references
+# ------------------------------------------------------------------------------------------------
+
+TORCH_DOCS = "https://pytorch.org/docs/stable/"
+_TORCH_MODULE_PAGES = {"torch": "torch.html", "torch.linalg": "linalg.html",
+                       "torch.autograd": "autograd.html", "torch.optim": "optim.html",
+                       "torch.autograd.functional": "autograd.html#functional-higher-level-api"}
+
+
+PYTHON_DOCS = "https://docs.python.org/3/library/"
+#: Other libraries the docstrings mention: (API root for modules, address pattern for objects).
+OTHER_DOCS = {
+    "matplotlib": ("https://matplotlib.org/stable/api/index.html",
+                   "https://matplotlib.org/stable/api/_as_gen/{target}.html"),
+    "numpy": ("https://numpy.org/doc/stable/reference/index.html",
+              "https://numpy.org/doc/stable/reference/generated/{target}.html"),
+}
+
+
+def _stdlib_uri(target: str) -> str | None:
+    """docs.python.org address of a standard-library object, e.g. ``collections.abc.Sequence``."""
+    parts = target.split(".")
+    if parts[0] not in getattr(sys, "stdlib_module_names", ()):
+        return None
+    for k in range(len(parts), 0, -1):
+        name = ".".join(parts[:k])
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return f"{PYTHON_DOCS}{name}.html#{target}"
+        except (ImportError, ValueError, AttributeError):
+            continue
+    return None
+
+
+def _reference(uri: str, title: str, contnode: nodes.Node) -> nodes.Node:
+    ref = nodes.reference("", "", internal=False, refuri=uri, reftitle=title)
+    ref += contnode
+    return ref
+
+
+def external_reference(app: Sphinx, env: Any, node: Any, contnode: nodes.Node) -> nodes.Node | None:
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    top = target.split(".")[0]
+    if top in OTHER_DOCS and "." in target:
+        root, pattern = OTHER_DOCS[top]
+        uri = root if node.get("reftype") == "mod" else pattern.format(target=target)
+        return _reference(uri, f"(in {top}) {target}", contnode)
+    if top != "torch":
+        uri = _stdlib_uri(target)
+        return _reference(uri, f"(in Python) {target}", contnode) if uri else None
+    if node.get("reftype") == "mod" or target in _TORCH_MODULE_PAGES:
+        uri = TORCH_DOCS + _TORCH_MODULE_PAGES.get(target, "torch.html")
+    elif target == "torch.Tensor":
+        uri = TORCH_DOCS + "tensors.html"
+    elif target in ("torch.dtype", "torch.device", "torch.layout"):
+        uri = TORCH_DOCS + "tensor_attributes.html#" + target
+    elif target.startswith("torch.return_types."):
+        uri = TORCH_DOCS + "torch.html"
+    else:
+        uri = f"{TORCH_DOCS}generated/{target}.html"
+    return _reference(uri, f"(in PyTorch) {target}", contnode)
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. substitutions, 4. launch buttons
+# ------------------------------------------------------------------------------------------------
+
+
+def add_substitutions(app: Sphinx, config: Config) -> None:
+    url = config.html_theme_options.get("repository_url", "")
+    subs = dict(config.myst_substitutions or {})
+    subs.setdefault("repository_url", url)
+    subs.setdefault("cache_key", config.book_cache_key)
+    config.myst_substitutions = subs
+
+
+def drop_colab_on_markdown(app: Sphinx, pagename: str, templatename: str,
+                           context: dict[str, Any], doctree: Any) -> None:
+    if not str(app.env.doc2path(pagename)).endswith(".md"):
+        return
+    for group in context.get("header_buttons", []):
+        buttons = group.get("buttons")
+        if isinstance(buttons, list):
+            group["buttons"] = [b for b in buttons if b.get("text") != "Colab"]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("book_cache_packages", ["gdlinalg"], "env")
+    app.add_config_value("book_cache_key", "", "env")
+    # Run after myst-nb and jupyter-book have set their config (default priority is 500).
+    app.connect("config-inited", key_execution_cache, priority=800)
+    app.connect("config-inited", add_substitutions, priority=810)
+    app.connect("missing-reference", external_reference)
+    # After sphinx-book-theme has added its launch buttons (priority 501).
+    app.connect("html-page-context", drop_colab_on_markdown, priority=900)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

