@@ -1,0 +1,401 @@
+"""Citable chapters: a local Sphinx extension (``_config.yml``: ``sphinx.local_extensions``).
+
+Everything is generated from ``CITATION.cff`` at the repository root, the one place where the
+book's bibliographic metadata (title, authors with ORCID, version, release date, license,
+repository and site URL) is written:
+
+1. **Config.** ``html_baseurl`` (canonical links, OpenGraph ``og:url``) and ``ogp_site_url`` /
+   ``ogp_site_name`` are *read* from the CFF. The values that Jupyter Book needs before Sphinx
+   starts and that therefore stay in ``_config.yml`` (``title``, ``author``, ``repository.url``)
+   are *checked* against the CFF: a mismatch is a build warning, so the strict build fails.
+2. **"Cite this chapter"** at the end of every chapter (every document of the book except the root
+   document and the ``citation_exclude`` pages): a BibTeX ``@incollection`` and the same reference
+   as one formatted line, both literal blocks (so sphinx-copybutton puts a copy button on them),
+   and a link to a downloadable ``<chapter>.bib`` written next to the page. The root document
+   (the preface) gets "Cite the whole book" (``@book``) instead.
+3. **<head> tags**: Highwire Press tags read by Google Scholar and Zotero (``citation_title``, one
+   ``citation_author`` [+ ``citation_author_orcid``] per author, ``citation_publication_date``,
+   ``citation_inbook_title`` on chapters, ``citation_public_url``, ``citation_fulltext_html_url``,
+   ``citation_language``). No ``citation_pdf_url``: the book has no PDF. OpenGraph tags come from
+   ``sphinxext.opengraph``, which this extension loads and configures.
+4. **Redirects**: ``citation_redirects`` maps an old page (``book/old-name``) to a current
+   document (``book/new-name``); an HTML page with a meta refresh and a canonical link is written
+   at the old address, so that old citations keep working after a chapter is renamed.
+
+The access date in the blocks is the build date (``SOURCE_DATE_EPOCH`` if set); a small script
+replaces it by the reader's date when the page is viewed, so a copied reference says when the
+reader accessed it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.util import logging
+from sphinx.util.nodes import clean_astext
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "citation_static"
+WARN = {"type": "citation", "subtype": "metadata"}
+
+
+# ------------------------------------------------------------------------------------------------
+# metadata: CITATION.cff -> a plain dict
+# ------------------------------------------------------------------------------------------------
+
+
+def load_cff(path: Path) -> dict[str, Any]:
+    """Read ``CITATION.cff`` (YAML). Dates come back as strings (``YYYY-MM-DD``)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a CFF mapping")
+    for key in ("title", "authors", "version", "date-released", "url"):
+        if not data.get(key):
+            raise ValueError(f"{path}: the book's citation needs `{key}`")
+    data["date-released"] = str(data["date-released"])
+    data["version"] = str(data["version"])
+    if not data["url"].endswith("/"):
+        data["url"] += "/"
+    return data
+
+
+def build_date() -> str:
+    """Today (UTC), or the reproducible-builds ``SOURCE_DATE_EPOCH``, as ``YYYY-MM-DD``."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch
+            else _dt.datetime.now(_dt.timezone.utc))
+    return when.strftime("%Y-%m-%d")
+
+
+def is_entity(author: dict[str, Any]) -> bool:
+    return "family-names" not in author and "given-names" not in author
+
+
+def author_display(author: dict[str, Any]) -> str:
+    """``Family, Given`` for a person (Google Scholar's preferred order), the name of an entity."""
+    if is_entity(author):
+        return author["name"]
+    family = " ".join(p for p in (author.get("name-particle"), author.get("family-names")) if p)
+    given = author.get("given-names", "")
+    suffix = author.get("name-suffix")
+    return ", ".join(p for p in (family, suffix, given) if p)
+
+
+def author_bibtex(author: dict[str, Any]) -> str:
+    """BibTeX's ``von Last, Jr, First``; an entity in braces so it is never split into names."""
+    if is_entity(author):
+        return "{" + bibtex_escape(author["name"]) + "}"
+    return bibtex_escape(author_display(author))
+
+
+def orcid(author: dict[str, Any]) -> str | None:
+    value = author.get("orcid")
+    return str(value) if value else None
+
+
+_BIBTEX_SPECIAL = re.compile(r"([&%#_])")
+_WORD = re.compile(r"(?<![\\{\w])[A-Za-z][A-Za-z0-9]*")
+
+
+def bibtex_escape(text: str) -> str:
+    return _BIBTEX_SPECIAL.sub(r"\\\1", text)
+
+
+def bibtex_title(text: str) -> str:
+    """Escape, and brace every word with a capital (PyTorch, SVD, Newton, a matrix X) except a
+    capitalised first word, so that a style that lowercases titles keeps the chapter's case."""
+    def keep(m: re.Match) -> str:
+        word = m[0]
+        first = m.start() == 0 and not any(c.isupper() for c in word[1:])
+        return word if first or word.islower() or not any(c.isupper() for c in word) else "{%s}" % word
+    return _WORD.sub(keep, bibtex_escape(text))
+
+
+def bibtex_key_prefix(meta: dict[str, Any]) -> str:
+    """``gdlinalg2026``: the repository's name (or the title's first word) and the year."""
+    repo = (meta.get("repository-code") or "").rstrip("/").rsplit("/", 1)[-1]
+    stem = re.sub(r"[^a-z0-9]", "", (repo or meta["title"].split()[0]).lower())
+    return f"{stem}{meta['date-released'][:4]}"
+
+
+def page_url(meta: dict[str, Any], docname: str) -> str:
+    return meta["url"] + docname + ".html"
+
+
+def record(meta: dict[str, Any], docname: str, title: str | None, accessed: str) -> dict[str, Any]:
+    """Everything a citation of one page needs. ``title=None`` is the whole book."""
+    book = title is None
+    return {
+        "docname": docname,
+        "kind": "book" if book else "chapter",
+        "key": bibtex_key_prefix(meta) + ("" if book else "-" + docname.rsplit("/", 1)[-1]),
+        "title": meta["title"] if book else title,
+        "booktitle": None if book else meta["title"],
+        "authors": list(meta["authors"]),
+        "year": meta["date-released"][:4],
+        "date": meta["date-released"],
+        "version": meta["version"],
+        "url": meta["url"] if book else page_url(meta, docname),
+        "accessed": accessed,
+    }
+
+
+def to_bibtex(rec: dict[str, Any]) -> str:
+    fields = [("author", " and ".join(author_bibtex(a) for a in rec["authors"])),
+              ("title", bibtex_title(rec["title"]))]
+    if rec["booktitle"]:
+        fields.append(("booktitle", bibtex_title(rec["booktitle"])))
+    fields += [("year", rec["year"]),
+               ("version", rec["version"]),
+               ("url", rec["url"]),
+               ("urldate", rec["accessed"]),
+               ("note", f"Version {rec['version']}. Online; accessed {rec['accessed']}")]
+    width = max(len(name) for name, _ in fields)
+    body = ",\n".join(f"  {name.ljust(width)} = {{{value}}}" for name, value in fields)
+    entry = "incollection" if rec["kind"] == "chapter" else "book"
+    return f"@{entry}{{{rec['key']},\n{body},\n}}\n"
+
+
+def to_line(rec: dict[str, Any]) -> str:
+    """One formatted reference (author-year style)."""
+    names = [author_display(a) for a in rec["authors"]]
+    authors = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " & " + names[-1]
+    where = (f"{rec['title']}. In {rec['booktitle']} (version {rec['version']})" if rec["booktitle"]
+             else f"{rec['title']} (version {rec['version']})")
+    return f"{authors} ({rec['year']}). {where}. {rec['url']} (accessed {rec['accessed']})."
+
+
+def highwire_tags(rec: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    """(name, content) pairs of the Highwire Press tags Google Scholar reads, in order."""
+    tags = [("citation_title", rec["title"])]
+    for author in rec["authors"]:
+        tags.append(("citation_author", author_display(author)))
+        if orcid(author):
+            tags.append(("citation_author_orcid", orcid(author)))
+    tags.append(("citation_publication_date", rec["date"].replace("-", "/")))
+    if rec["booktitle"]:
+        tags.append(("citation_inbook_title", rec["booktitle"]))
+    tags += [("citation_public_url", rec["url"]),
+             ("citation_fulltext_html_url", rec["url"]),
+             ("citation_language", language)]
+    return tags
+
+
+def config_mismatches(meta: dict[str, Any], config: Any) -> list[str]:
+    """Values in ``_config.yml`` that disagree with ``CITATION.cff`` (empty if none)."""
+    problems = []
+    title = getattr(config, "html_title", "")
+    if title != meta["title"]:
+        problems.append(f"_config.yml title {title!r} != CITATION.cff title {meta['title']!r}")
+    authors = ", ".join(a["name"] if is_entity(a) else
+                        " ".join(p for p in (a.get("given-names"), a.get("name-particle"),
+                                             a.get("family-names"), a.get("name-suffix")) if p)
+                        for a in meta["authors"])
+    if getattr(config, "author", "") != authors:
+        problems.append(f"_config.yml author {config.author!r} != CITATION.cff authors {authors!r}")
+    repo = (getattr(config, "html_theme_options", None) or {}).get("repository_url")
+    if repo and meta.get("repository-code") and repo.rstrip("/") != meta["repository-code"].rstrip("/"):
+        problems.append(f"_config.yml repository.url {repo!r} != CITATION.cff repository-code "
+                        f"{meta['repository-code']!r}")
+    baseurl = getattr(config, "html_baseurl", "")
+    if baseurl and baseurl.rstrip("/") + "/" != meta["url"]:
+        problems.append(f"html_baseurl {baseurl!r} != CITATION.cff url {meta['url']!r}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# Sphinx: config
+# ------------------------------------------------------------------------------------------------
+
+
+def read_metadata(app: Sphinx, config: Config) -> None:
+    path = Path(app.confdir) / config.citation_cff
+    meta = load_cff(path)
+    for problem in config_mismatches(meta, config):
+        logger.warning(f"[citation] {problem}", **WARN)
+    config.html_baseurl = meta["url"]
+    if not config.ogp_site_url:
+        config.ogp_site_url = meta["url"]
+    if config.ogp_site_name is None:
+        config.ogp_site_name = meta["title"]
+    if config.ogp_social_cards is None:
+        # sphinxext-opengraph's generated preview images carry the Sphinx logo (the book has no
+        # logo yet) and cost a matplotlib figure per page: off until the book has a logo.
+        config.ogp_social_cards = {"enable": False}
+    meta["accessed"] = build_date()
+    # A config value with rebuild="env": a change of the CFF (or a new day) re-reads every page.
+    config.citation_metadata = meta
+    if STATIC_DIR.is_dir():
+        config.html_static_path = [*config.html_static_path, str(STATIC_DIR)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Sphinx: the blocks
+# ------------------------------------------------------------------------------------------------
+
+
+def citable_kind(app: Sphinx, docname: str) -> str | None:
+    """``"book"`` for the root document, ``"chapter"`` for every other page not excluded."""
+    if docname == app.config.root_doc:
+        return "book"
+    if docname in set(app.config.citation_exclude):
+        return None
+    return "chapter"
+
+
+def _first_title(doctree: nodes.document) -> str:
+    section = next(iter(doctree.findall(nodes.section)), None)
+    return clean_astext(section[0]) if section is not None else ""
+
+
+def _literal(text: str, language: str) -> nodes.literal_block:
+    block = nodes.literal_block(text, text, language=language)
+    block["linenos"] = False
+    return block
+
+
+def citation_section(rec: dict[str, Any]) -> nodes.section:
+    chapter = rec["kind"] == "chapter"
+    heading = "Cite this chapter" if chapter else "Cite the whole book"
+    section = nodes.section(ids=["cite-this-chapter" if chapter else "cite-the-whole-book"],
+                            names=[heading.lower()],
+                            classes=["gdl-citation", f"gdl-built-{rec['accessed']}"])
+    section += nodes.title(heading, heading)
+    intro = ("To cite this chapter on its own, copy the BibTeX entry or the formatted reference "
+             "(button at the top right of each box)." if chapter else
+             "To cite the book as a whole, copy the BibTeX entry or the formatted reference. "
+             "Each chapter ends with its own entry for citing just that chapter; the same "
+             "metadata is in the repository's CITATION.cff.")
+    section += nodes.paragraph(intro, intro)
+    section += nodes.rubric("BibTeX", "BibTeX")
+    section += _literal(to_bibtex(rec), "bibtex")
+    section += nodes.rubric("Formatted", "Formatted")
+    section += _literal(to_line(rec), "none")
+    bibfile = rec["docname"].rsplit("/", 1)[-1] + ".bib"
+    para = nodes.paragraph()
+    para += nodes.Text("Download: ")
+    para += nodes.reference(bibfile, bibfile, refuri=bibfile, classes=["gdl-citation-download"])
+    para += nodes.Text(". The access date is the day you load this page.")
+    only = addnodes.only(expr="html")
+    only += para
+    section += only
+    return section
+
+
+def add_citation_block(app: Sphinx, doctree: nodes.document) -> None:
+    docname = app.env.docname
+    kind = citable_kind(app, docname)
+    store = _store(app.env)
+    store.pop(docname, None)
+    if kind is None:
+        return
+    meta = app.config.citation_metadata
+    rec = record(meta, docname, None if kind == "book" else _first_title(doctree), meta["accessed"])
+    store[docname] = rec
+    top = [n for n in doctree.children if isinstance(n, nodes.section)]
+    (top[-1] if top else doctree).append(citation_section(rec))
+
+
+def _store(env: Any) -> dict[str, dict[str, Any]]:
+    if not hasattr(env, "gdlinalg_citations"):
+        env.gdlinalg_citations = {}
+    return env.gdlinalg_citations
+
+
+def purge_doc(app: Sphinx, env: Any, docname: str) -> None:
+    _store(env).pop(docname, None)
+
+
+def merge_info(app: Sphinx, env: Any, docnames: set[str], other: Any) -> None:
+    _store(env).update({d: r for d, r in _store(other).items() if d in docnames})
+
+
+# ------------------------------------------------------------------------------------------------
+# Sphinx: <head> tags, .bib files, redirects
+# ------------------------------------------------------------------------------------------------
+
+
+def add_meta_tags(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                  doctree: Any) -> None:
+    rec = _store(app.env).get(pagename)
+    if rec is None:
+        return
+    language = app.config.language or "en"
+    tags = "\n".join(f'<meta name="{name}" content="{html.escape(value, quote=True)}" />'
+                     for name, value in highwire_tags(rec, language))
+    context["metatags"] = context.get("metatags", "") + "\n" + tags + "\n"
+
+
+def redirect_html(old: str, new: str, meta: dict[str, Any], title: str) -> str:
+    rel = posixpath.relpath(new + ".html", posixpath.dirname(old) or ".")
+    canonical = html.escape(page_url(meta, new), quote=True)
+    rel_e, title_e = html.escape(rel, quote=True), html.escape(title)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<title>Moved: {title_e}</title>
+<link rel="canonical" href="{canonical}" />
+<meta name="robots" content="noindex" />
+<meta http-equiv="refresh" content="0; url={rel_e}" />
+<script>location.replace({rel!r} + location.hash);</script>
+</head>
+<body>
+<p>This page has moved to <a href="{rel_e}">{title_e}</a> ({canonical}).</p>
+</body>
+</html>
+"""
+
+
+def write_outputs(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    meta = app.config.citation_metadata
+    for docname, rec in _store(app.env).items():
+        target = outdir / (docname + ".bib")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(to_bibtex(rec), encoding="utf-8")
+    for old, new in (app.config.citation_redirects or {}).items():
+        old = old.removesuffix(".html").strip("/")
+        if new not in app.env.found_docs:
+            logger.warning(f"[citation] redirect {old!r} -> {new!r}: no such document", **WARN)
+            continue
+        if old in app.env.found_docs:
+            logger.warning(f"[citation] redirect {old!r}: a document of that name exists", **WARN)
+            continue
+        title = clean_astext(app.env.titles[new]) if new in app.env.titles else new
+        path = outdir / (old + ".html")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(redirect_html(old, new, meta, title), encoding="utf-8")
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("sphinxext.opengraph")
+    app.add_config_value("citation_cff", "CITATION.cff", "env")
+    app.add_config_value("citation_metadata", {}, "env")
+    app.add_config_value("citation_exclude", [], "env")
+    app.add_config_value("citation_redirects", {}, "html")
+    # After jupyter-book/myst-nb have filled in their config (default priority 500).
+    app.connect("config-inited", read_metadata, priority=820)
+    # Before the TOC collector (priority 500), so that the new section is in "On this page".
+    app.connect("doctree-read", add_citation_block, priority=400)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_info)
+    app.connect("html-page-context", add_meta_tags)
+    app.connect("build-finished", write_outputs)
+    app.add_css_file("gdlinalg-citation.css")
+    app.add_js_file("gdlinalg-citation.js")
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
