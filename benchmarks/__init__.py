@@ -1,0 +1,1 @@
+"""Benchmark suite for gdlinalg: ``python benchmarks/run.py [--quick] [--out DIR]``."""
