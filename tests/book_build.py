@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 #: Not copied into a test build: VCS data, build output, caches and installed tools. Everything else
 #: is, so that whatever the book's configuration reads (e.g. CITATION.cff) is there.
@@ -76,3 +78,20 @@ def session_build(tmp_path_factory) -> Build:
         print(f"\ncold book build: {_SESSION_BUILD.seconds:.1f} s")
     assert _SESSION_BUILD.returncode == 0, _SESSION_BUILD.log[-6000:]
     return _SESSION_BUILD
+
+
+def toc_docnames(root: Path = REPO) -> list[str]:
+    """Every page of the book's ``_toc.yml`` under ``root``, root page first."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return names

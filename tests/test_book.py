@@ -10,13 +10,12 @@ import json
 import re
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from book_build import REPO, Build, build, copy_book, session_build
+from book_build import REPO, Build, build, copy_book, session_build, toc_docnames
 
 pytestmark = pytest.mark.book
 
@@ -26,22 +25,6 @@ bs4 = pytest.importorskip("bs4")
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-
-
-def toc_docnames() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return names
 
 
 def is_notebook(docname: str) -> bool:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from book_build import REPO, Build, session_build
+from book_build import REPO, Build, session_build, toc_docnames
 
 bs4 = pytest.importorskip("bs4")
 pybtex_db = pytest.importorskip("pybtex.database")
@@ -39,22 +39,6 @@ def load_ext():
 
 ext = load_ext()
 META = ext.load_cff(CFF_PATH)
-
-
-def toc_docnames(root: Path = REPO) -> list[str]:
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return names
 
 
 ROOT = toc_docnames()[0]

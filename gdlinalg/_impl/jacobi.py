@@ -215,7 +215,6 @@ def jacobi_eigh(A: torch.Tensor, tol: float | None = None, max_sweeps: int | Non
     then the Rayleigh quotients ``v^H A v`` of the unshifted ``A``, which avoids the cancellation
     in ``(lambda + c) - c``. Returns ``(w ascending, V, sweeps, converged)``.
     """
-    n = A.shape[-1]
     # The error of the eigenvectors grows with the shift, so it should be close to ||A||_2:
     # 1.25 times a power-iteration estimate, capped by the Frobenius norm (a guaranteed bound).
     # If the estimate was too low, some lambda + c < 0 shows up in the Rayleigh quotients below
@@ -247,12 +246,12 @@ def _shifted_eigh(A: torch.Tensor, c: torch.Tensor, tol, max_sweeps, rec):
     c = torch.where(c > 0, c, torch.ones_like(c))
     B = A.clone()
     B.diagonal(dim1=-2, dim2=-1).add_(c.unsqueeze(-1).to(A.dtype))
-    fn = None
-    if rec is not None:
-        def fn(W: torch.Tensor, V: torch.Tensor) -> float:
-            V = V[..., :n, :]  # the padding column (if any) is zero in these rows
-            w = ((V.conj() * (A @ V)).sum(-2)).real
-            return residuals.eigh(A, w, V)
+    def eigen_residual(W: torch.Tensor, V: torch.Tensor) -> float:
+        V = V[..., :n, :]  # the padding column (if any) is zero in these rows
+        w = ((V.conj() * (A @ V)).sum(-2)).real
+        return residuals.eigh(A, w, V)
+
+    fn = eigen_residual if rec is not None else None
     _, _, Vh, sweeps, converged = jacobi_svd(B, tol, max_sweeps, rec, fn)
     V = Vh.mH
     w = ((V.conj() * (A @ V)).sum(-2)).real
