@@ -459,7 +459,8 @@ def svd_result(
     method : {"jacobi", "stiefel", "gradient", "blog"}, keyword-only
         ``"jacobi"`` (default): one-sided (Hestenes) Jacobi, i.e. exact coordinate descent on the
         off-diagonal mass of ``A^H A``, with all ``n/2`` disjoint column pairs of a round rotated
-        at once; quadratic convergence, typically 6–12 sweeps. ``"stiefel"``: Riemannian gradient
+        at once; quadratic convergence, typically 6–12 sweeps. Single-precision input is rotated
+        in double precision and rounded once at the end. ``"stiefel"``: Riemannian gradient
         ascent of the Brockett cost on the Stiefel manifold with a QR retraction (exactly
         orthogonal iterates, linear rate). ``"gradient"``: the blog's penalty loss with any
         ``torch.optim`` optimizer. ``"blog"``: the 2020 blog recipe bit for bit (it fails on close
@@ -572,7 +573,8 @@ def eigh_result(
         Which triangle to read, as in :func:`torch.linalg.eigh`.
     method : {"jacobi", "stiefel"}, keyword-only
         ``"jacobi"`` (default): one-sided Jacobi on the shifted positive semidefinite matrix
-        ``A + c I``, eigenvalues then taken as Rayleigh quotients of ``A``. ``"stiefel"``:
+        ``A + c I``, eigenvalues then taken as Rayleigh quotients of ``A`` (single precision is
+        rotated in double precision). ``"stiefel"``:
         Riemannian gradient ascent of the Brockett cost ``tr(V^H A V N)`` on the orthogonal group.
     tol, max_iter : keyword-only
         Stopping tolerance and cap.

@@ -198,10 +198,22 @@ def _normalise_columns(W: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     return Uf.reshape(U.shape)
 
 
+#: Single precision is rotated in double precision (see ``svd``).
+_WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
+
+
 def svd(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None) -> Outcome:
-    """Kernel for ``svd(method="jacobi")``."""
-    U, S, Vh, sweeps, converged = jacobi_svd(A, tol, max_iter, rec)
-    tol_used = default_tol(A.dtype, max(A.shape[-2:])) if tol is None else tol
+    """Kernel for ``svd(method="jacobi")``.
+
+    float32/complex64 input is rotated in float64/complex128 and the factors are rounded once at
+    the end: each column goes through thousands of rotations, and done in single precision their
+    rounding errors add up to several times LAPACK's error (measured at 150 x 100: reconstruction
+    1.6e-5 against LAPACK's 9.9e-7) where LAPACK's bidiagonalisation touches each entry far less.
+    """
+    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    U, S, Vh, sweeps, converged = jacobi_svd(work, tol, max_iter, rec)
+    U, S, Vh = U.to(A.dtype), S.to(real_dtype(A.dtype)), Vh.to(A.dtype)
+    tol_used = default_tol(work.dtype, max(A.shape[-2:])) if tol is None else tol
     res = residuals.svd(A, U, S, Vh)
     return Outcome(SVDResult((U, S, Vh)), converged, res, sweeps, tol_used)
 
@@ -261,8 +273,10 @@ def _shifted_eigh(A: torch.Tensor, c: torch.Tensor, tol, max_sweeps, rec):
 
 
 def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None) -> Outcome:
-    """Kernel for ``eigh(method="jacobi")``."""
-    w, V, sweeps, converged = jacobi_eigh(A, tol, max_iter, rec)
+    """Kernel for ``eigh(method="jacobi")``; single precision is rotated in double, as in ``svd``."""
+    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    w, V, sweeps, converged = jacobi_eigh(work, tol, max_iter, rec)
+    w, V = w.to(real_dtype(A.dtype)), V.to(A.dtype)
     res = residuals.eigh(A, w, V)
-    tol_used = default_tol(A.dtype, A.shape[-1]) if tol is None else tol
+    tol_used = default_tol(work.dtype, A.shape[-1]) if tol is None else tol
     return Outcome(EighResult((w, V)), converged, res, sweeps, tol_used)
