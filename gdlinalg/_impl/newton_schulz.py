@@ -126,10 +126,6 @@ def _tridiagonal_smallest(a: torch.Tensor, b: torch.Tensor, points: int = 64) ->
     return torch.take_along_dim(x, first, dim=-1).squeeze(-1)
 
 
-def _frob(X: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.matrix_norm(X)
-
-
 def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
         accelerate: bool | None = None) -> Outcome:
     """Kernel for ``inv(method="newton_schulz")``.
@@ -160,8 +156,9 @@ def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
         lo = _lanczos_smallest(A.mH @ A / scale.to(A.dtype), steps=min(40, n)).clamp(1e-300, 1.0)
         hi = torch.maximum(top, lo)
     eye = torch.eye(n, dtype=A.dtype, device=A.device)
-    R = eye - A @ X
-    r = float(_frob(R).amax()) / math.sqrt(n)
+    AX = A @ X
+    R = eye - AX
+    r = residuals.inverse(A, X, AX=AX)
     best_X, best_r = X, r
     it = 0
     stagnated = False
@@ -183,9 +180,10 @@ def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
             c = 2 / (new_lo + new_hi)
             X = X * c.to(A.dtype)
             lo, hi = c * new_lo, c * new_hi
-        R = eye - A @ X
+        AX = A @ X
+        R = eye - AX
         it += 1
-        r_new = float(_frob(R).amax()) / math.sqrt(n)
+        r_new = residuals.inverse(A, X, AX=AX)
         rec.record(0.5 * (r_new * math.sqrt(n)) ** 2, r_new)
         if not math.isfinite(r_new):
             break
@@ -235,12 +233,9 @@ def pinv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: 
     X = initial_guess(A)
     if hermitian:
         X = 0.5 * (X + X.mH)
-    normA = _frob(A)
-    normA = torch.where(normA > 0, normA, torch.ones_like(normA))
-
     def penrose(X: torch.Tensor) -> tuple[torch.Tensor, float]:
         P = A @ X
-        return P, float((_frob(P @ A - A) / normA).amax())
+        return P, residuals.pinv(A, X, AX=P)
 
     P, p = penrose(X)
     best_X, best_p = X, p

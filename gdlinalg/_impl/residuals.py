@@ -20,10 +20,13 @@ def _safe_max(x: torch.Tensor) -> float:
     return float(x.max()) if x.numel() else 0.0
 
 
-def inverse(A: torch.Tensor, X: torch.Tensor) -> float:
-    """``||I - A X||_F / sqrt(n)``: the root-mean-square entry of ``I - A X``."""
+def inverse(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
+    """``||I - A X||_F / sqrt(n)``: the root-mean-square entry of ``I - A X``.
+
+    An iteration that has the product ``A X`` already passes it as ``AX``.
+    """
     n = A.shape[-1]
-    R = -(A @ X)
+    R = -(A @ X if AX is None else AX)
     R.diagonal(dim1=-2, dim2=-1).add_(1)
     return _safe_max(_fro(R)) / math.sqrt(max(n, 1))
 
@@ -35,10 +38,11 @@ def solve(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor) -> float:
     return _safe_max(r / torch.where(b > 0, b, torch.ones_like(b)))
 
 
-def pinv(A: torch.Tensor, X: torch.Tensor) -> float:
-    """Penrose residual ``||A X A - A||_F / ||A||_F``."""
+def pinv(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
+    """Penrose residual ``||A X A - A||_F / ||A||_F`` (``AX``: the product ``A X``, if at hand)."""
     a = _fro(A)
-    return _safe_max(_fro(A @ X @ A - A) / torch.where(a > 0, a, torch.ones_like(a)))
+    AX = A @ X if AX is None else AX
+    return _safe_max(_fro(AX @ A - A) / torch.where(a > 0, a, torch.ones_like(a)))
 
 
 def svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> float:
@@ -55,17 +59,20 @@ def eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> float:
     return _safe_max(_fro(R) / torch.where(a > 0, a, torch.ones_like(a)))
 
 
-def truncated_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> float:
-    """``max_i ||A v_i - s_i u_i|| / s_1`` over the computed triplets."""
-    R = A @ Vh.mH - U * S.to(U.dtype).unsqueeze(-2)
+def truncated_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, *,
+                  AV: torch.Tensor | None = None) -> float:
+    """``max_i ||A v_i - s_i u_i|| / s_1`` over the computed triplets (``AV``: ``A V``, if at hand)."""
+    R = (A @ Vh.mH if AV is None else AV) - U * S.to(U.dtype).unsqueeze(-2)
     r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1)
     s1 = S[..., 0]
     return _safe_max(r / torch.where(s1 > 0, s1, torch.ones_like(s1)))
 
 
-def truncated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: torch.Tensor | float) -> float:
-    """``max_i ||A v_i - w_i v_i|| / scale`` with ``scale`` an estimate of ``||A||_2``."""
-    R = A @ V - V * w.to(V.dtype).unsqueeze(-2)
+def truncated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: torch.Tensor | float, *,
+                   AV: torch.Tensor | None = None) -> float:
+    """``max_i ||A v_i - w_i v_i|| / scale`` with ``scale`` an estimate of ``||A||_2`` (``AV``: ``A V``,
+    if at hand)."""
+    R = (A @ V if AV is None else AV) - V * w.to(V.dtype).unsqueeze(-2)
     r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1)
     scale = torch.as_tensor(scale, dtype=r.dtype)
     return _safe_max(r / torch.where(scale > 0, scale, torch.ones_like(scale)))

@@ -19,6 +19,7 @@ import math
 
 import torch
 
+from . import residuals
 from .checks import eps
 from .jacobi import jacobi_eigh, jacobi_svd
 from .outcome import Outcome
@@ -99,7 +100,7 @@ def truncated_svd(A: torch.Tensor, k: int, *, rec: Recorder, tol: float | None =
         U = Q @ Ub
         AV = A @ Vh.mH
         Uk, Sk, Vhk = U[..., :k], S[..., :k], Vh[..., :k, :]
-        r = _tsvd_residual(AV[..., :k], Uk, Sk)
+        r = residuals.truncated_svd(A, Uk, Sk, Vhk, AV=AV[..., :k])
         rec.record(-float(Sk.square().sum()), r)
         if best is None or r < best[0]:
             best = (r, it, (Uk, Sk, Vhk))
@@ -110,14 +111,6 @@ def truncated_svd(A: torch.Tensor, k: int, *, rec: Recorder, tol: float | None =
                                    S2[..., -1:, :], S2[..., :1, :]))
     r, _, (Uk, Sk, Vhk) = best
     return Outcome(SVDResult((Uk, Sk, Vhk)), r <= accept, r, it, accept)
-
-
-def _tsvd_residual(AVk: torch.Tensor, Uk: torch.Tensor, Sk: torch.Tensor) -> float:
-    """``max_i ||A v_i - s_i u_i|| / s_1``, reusing the product ``A V`` the iteration needs anyway."""
-    R = AVk - Uk * Sk.to(Uk.dtype).unsqueeze(-2)
-    r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1)
-    s1 = Sk[..., 0]
-    return float((r / torch.where(s1 > 0, s1, torch.ones_like(s1))).max())
 
 
 def _spectrum_bounds(A: torch.Tensor, seed: int, steps: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,11 +166,10 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, rec: Record
         V = Q @ Y
         MV = MQ @ Y
         wk, Vk = w[..., :k], V[..., :k]
-        R = MV[..., :k] - Vk * wk.to(V.dtype).unsqueeze(-2)
-        # Scale by the largest |eigenvalue| seen, an estimate of ||A||_2.
+        # Scale by the largest |eigenvalue| seen, an estimate of ||A||_2; the residual of M = +-A
+        # has the norm of A's.
         scale = torch.maximum(w.abs().amax(-1), low.abs().squeeze(-1).squeeze(-1))
-        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-        r = float((torch.linalg.vector_norm(R, dim=-2).amax(-1) / scale).max())
+        r = residuals.truncated_eigh(M, wk, Vk, scale, AV=MV[..., :k])
         rec.record(-float(sign * wk.sum()), r)
         if best is None or r < best[0]:
             best = (r, it, (sign * wk, Vk))
