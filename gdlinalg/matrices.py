@@ -29,6 +29,7 @@ __all__ = [
     "random_symmetric",
     "rank_deficient",
     "close_singular_values",
+    "graded",
     "hilbert",
     "blog_inverse_matrices",
     "blog_svd_matrices",
@@ -372,6 +373,81 @@ def close_singular_values(
     rest = torch.linspace(0.4, 0.1, k - 2, dtype=torch.float64) if k > 3 else torch.full((k - 2,), 0.25, dtype=torch.float64)
     s = torch.cat([torch.tensor([1.0, 1.0 - gap], dtype=torch.float64), rest])
     return with_singular_values(m, n, s, seed=seed, dtype=dtype)
+
+
+def graded(
+    m: int,
+    n: int,
+    *,
+    spread: float = 1e12,
+    symmetric: bool = False,
+    cond: float = 10.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """A graded matrix: a well-conditioned matrix with columns (and rows) scaled from 1 to ``1/spread``.
+
+    ``symmetric=False`` gives ``B D`` with ``B`` an ``m x n`` matrix of condition number ``cond``
+    and ``D = diag(1, ..., 1/spread)`` (geometric); ``symmetric=True`` gives the positive definite
+    ``D H D`` with ``H`` of condition number ``cond`` and unit diagonal (``m = n`` required). Their
+    condition number is of the order of ``spread`` (its square for ``D H D``), yet the small
+    singular values (eigenvalues) are determined to a relative accuracy set by ``cond`` alone:
+    the test case for methods with relative accuracy (one-sided Jacobi, Demmel & Veselić 1992).
+
+    Parameters
+    ----------
+    m, n : int
+        Shape.
+    spread : float, keyword-only
+        Ratio of the largest to the smallest scale, ``>= 1`` (default ``1e12``).
+    symmetric : bool, keyword-only
+        ``D H D`` (positive definite) instead of ``B D``.
+    cond : float, keyword-only
+        Condition number of the unscaled ``B`` or ``H`` (default 10).
+    seed : int, keyword-only
+        Seed of the private generator.
+    dtype : torch.dtype, keyword-only
+        Default float64.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(m, n)``.
+
+    Raises
+    ------
+    ValueError
+        If ``spread < 1``, ``cond < 1``, or ``symmetric`` with ``m != n``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gdlinalg.matrices import graded
+    >>> A = graded(6, 6, spread=1e8, symmetric=True)
+    >>> f"{float(A[0, 0]):.3g} {float(A[-1, -1]):.3g}"
+    '1 1e-16'
+    """
+    _check_size("m", m)
+    _check_size("n", n)
+    _check_dtype(dtype)
+    for name, value in (("spread", spread), ("cond", cond)):
+        if not math.isfinite(value) or value < 1:
+            raise ValueError(f"expected a finite {name} >= 1, got {value!r}")
+    t = torch.linspace(0, 1, n, dtype=torch.float64) if n > 1 else torch.zeros(1, dtype=torch.float64)
+    d = torch.tensor(float(spread), dtype=torch.float64) ** (-t)
+    if symmetric:
+        if m != n:
+            raise ValueError(f"expected a square shape for symmetric=True, got ({m}, {n})")
+        H = random_spd(n, cond=cond, seed=seed, dtype=torch.complex128 if dtype.is_complex else torch.float64)
+        # Unit diagonal, so that D alone carries the scales.
+        h = torch.diagonal(H).real.rsqrt()
+        H = h.unsqueeze(-1) * H * h.unsqueeze(-2)
+        A = d.unsqueeze(-1) * H * d.unsqueeze(-2)
+        A = (A + A.mH) / 2
+    else:
+        B = with_condition_number(m, n, cond, seed=seed, dtype=torch.complex128 if dtype.is_complex else torch.float64)
+        A = B * d.unsqueeze(-2)
+    return A.to(dtype)
 
 
 def hilbert(n: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:

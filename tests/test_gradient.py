@@ -110,8 +110,18 @@ def test_svd_penalty_loss(shape, dtype):
     U, S, Vh = res.solution
     assert res.converged and res.residual <= tol
     assert U.shape == (shape[0], 3) and Vh.shape == (3, shape[1]) and U.dtype == dtype
-    # The penalty only approximately orthonormalises U and V, so S is less accurate than U S V^H.
-    torch.testing.assert_close(S.double(), s.double(), rtol=0, atol=1e-3 if dtype == torch.float32 else 1e-5)
+    # The penalty only approximately orthonormalises U and V, so S is less accurate than U S V^H:
+    # by Weyl's inequality and the polar factors of U and V, |S_i - s_i| is at most the
+    # reconstruction error plus s_1 times the loss of orthogonality of U and V (plus rounding).
+    # The bound comes from the answer's own state, not from one machine's numbers.
+    def loss_of_orthogonality(Q):
+        Q = Q.to(torch.complex128 if Q.is_complex() else torch.float64)
+        return float(torch.linalg.matrix_norm(Q.mH @ Q - torch.eye(Q.shape[-1], dtype=Q.dtype), 2))
+
+    s64 = s.double()
+    bound = 2 * (res.residual * float(s64.norm()) + float(s64[0]) * (loss_of_orthogonality(U) + loss_of_orthogonality(Vh.mH)))
+    bound += 10 * torch.finfo(S.dtype).eps * float(s64[0])
+    assert float((S.double() - s64).abs().max()) <= bound
 
 
 def test_bad_optimizer():

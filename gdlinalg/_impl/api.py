@@ -14,9 +14,10 @@ from typing import Any, Callable
 
 import torch
 
-from . import blog, cgls, gradient, jacobi, newton_schulz, stiefel, subspace
+from . import blog, cgls, gradient, jacobi, newton_schulz, pseudoinverse, scaling, stiefel, subspace
 from .checks import check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
 from .completion import complete_orthonormal
+from .outcome import Outcome
 from .result import Recorder, Result
 
 SVDResult = torch.return_types.linalg_svd
@@ -29,11 +30,12 @@ _METHODS: dict[str, dict[str, Callable[..., Any]]] = {
         "blog": blog.inv,
     },
     "solve": {
-        "cgls": cgls.solve,
         "newton_schulz": newton_schulz.solve,
+        "cgls": cgls.solve,
         "gradient": gradient.solve,
     },
     "pinv": {
+        "svd": pseudoinverse.pinv,
         "newton_schulz": newton_schulz.pinv,
         "gradient": gradient.pinv,
     },
@@ -84,6 +86,35 @@ def methods(op: str) -> tuple[str, ...]:
     return tuple(_METHODS[op])
 
 
+#: Methods that give every member of a batch its own stopping test; the others are run one
+#: member at a time, so that no member is stopped early, or iterated past its best, by another.
+_PER_MEMBER = {
+    ("inv", "newton_schulz"),
+    ("solve", "newton_schulz"),
+    ("pinv", "newton_schulz"),
+    ("pinv", "svd"),
+    ("svd", "jacobi"),
+    ("eigh", "jacobi"),
+    ("truncated_svd", "subspace"),
+    ("truncated_eigh", "subspace"),
+}
+
+#: Methods whose hyperparameters (learning rates) refer to the scale of the input, so the input
+#: is not rescaled for them: the 2020 recipe stays bit for bit the recipe.
+_UNSCALED = {"blog", "gradient"}
+
+
+def scaled(method: str) -> bool:
+    """Whether ``method`` runs on the input normalised by a power of two (``scaling.py``)."""
+    return method not in _UNSCALED
+
+
+def _concat(parts: list[Any]) -> Any:
+    if isinstance(parts[0], tuple):
+        return type(parts[0])(tuple(torch.cat([p[i] for p in parts], dim=0) for i in range(len(parts[0]))))
+    return torch.cat(parts, dim=0)
+
+
 def _run(
     op: str,
     method: str,
@@ -91,24 +122,86 @@ def _run(
     options: dict[str, Any],
     empty: Callable[[], Any] | None,
 ) -> Result:
+    """Run ``method`` on a flattened batch (``args`` are ``(B, ...)`` tensors, batch first).
+
+    Per-member methods get the whole batch; the others are called once per member and their
+    outcomes and histories merged, so that each member is exactly as accurate as alone.
+    """
     check_method(method, tuple(_METHODS[op]), op)
     rec = Recorder(op, method)
     if empty is not None:
         return rec.finish(empty(), converged=True, residual=0.0, tol=0.0, iterations=0)
+    kernel = _METHODS[op][method]
+    batch = args[0].shape[0]
     with torch.no_grad():
-        out = _METHODS[op][method](*args, rec=rec, **options)
+        if (op, method) in _PER_MEMBER:
+            out = kernel(*args, rec=rec, **options)
+        else:
+            # One plain matrix at a time, exactly as if it had been passed alone (a batched product
+            # can round differently from a plain one, and the blog recipe must stay bit for bit).
+            outs, recs = [], []
+            for i in range(batch):
+                sub = Recorder(op, method) if batch > 1 else rec
+                member = tuple(a[i] if torch.is_tensor(a) and a.dim() and a.shape[0] == batch else a
+                               for a in args)
+                o = kernel(*member, rec=sub, **options)
+                outs.append(o._replace(solution=_unsqueeze(o.solution)))
+                recs.append(sub)
+            if batch > 1:
+                rec.absorb(recs)
+            out = _merge(outs) if batch > 1 else outs[0]
     return rec.finish(
         out.solution,
         converged=out.converged,
         residual=out.residual,
         tol=out.tol,
         iterations=out.iterations,
+        detail=out.detail,
     )
+
+
+def _unsqueeze(solution: Any) -> Any:
+    if isinstance(solution, tuple):
+        return type(solution)(tuple(t.unsqueeze(0) for t in solution))
+    return solution.unsqueeze(0)
+
+
+def _merge(outs: list[Outcome]) -> Outcome:
+    """One :class:`Outcome` for a batch solved member by member."""
+    failed = [i for i, o in enumerate(outs) if not o.converged]
+    if failed:
+        worst = max(failed, key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
+        residual, tol, detail = outs[worst].residual, outs[worst].tol, f" (batch member {worst})"
+    else:
+        worst = max(range(len(outs)), key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
+        residual, tol, detail = max(o.residual for o in outs), outs[worst].tol, ""
+    return Outcome(
+        _concat([o.solution for o in outs]),
+        not failed,
+        residual,
+        max(o.iterations for o in outs),
+        tol,
+        detail,
+    )
+
+
+def _flat(A: torch.Tensor) -> torch.Tensor:
+    """``(*, m, n) -> (B, m, n)``."""
+    return A.reshape(-1, *A.shape[-2:])
 
 
 def _detached(A: torch.Tensor) -> torch.Tensor:
     # Kernels never write into their input, but detaching keeps autograd out of the iterations.
     return A.detach()
+
+
+def _prepare(A: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flattened, detached batch, normalised by a power of two per matrix unless ``method``
+    refers to the input's own scale; and the exponents (zeros when not normalised)."""
+    A = _flat(_detached(A))
+    if scaled(method):
+        return scaling.normalise(A)
+    return A, torch.zeros(A.shape[0], dtype=torch.int64, device=A.device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,8 +264,12 @@ def inv_result(
     True
     """
     A = check_matrix(A, square=True)
-    empty = (lambda: torch.empty_like(A)) if A.numel() == 0 else None
-    return _run("inv", method, (_detached(A),), {"tol": tol, "max_iter": max_iter, **options}, empty)
+    if A.numel() == 0:
+        return _run("inv", method, (A,), {}, lambda: torch.empty_like(A))
+    As, e = _prepare(A, method)
+    res = _run("inv", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
+    # A = 2^e As, so A^{-1} = 2^-e As^{-1}: exact.
+    return _replace_solution(res, scaling.scale(res.solution, -e).reshape(A.shape))
 
 
 def inv(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None = None,
@@ -245,7 +342,7 @@ def solve_result(
     B: torch.Tensor,
     *,
     left: bool = True,
-    method: str = "cgls",
+    method: str = "newton_schulz",
     tol: float | None = None,
     max_iter: int | None = None,
     **options: Any,
@@ -261,14 +358,17 @@ def solve_result(
         as in :func:`torch.linalg.solve`.
     left : bool, keyword-only
         Solve ``A X = B`` (default) or ``X A = B``.
-    method : {"cgls", "newton_schulz", "gradient"}, keyword-only
-        ``"cgls"`` (default): conjugate gradients on the normal equations ``A^H A X = A^H B``
-        (CGLS, never forming ``A^H A``); at most ``n`` steps in exact arithmetic, in practice about
-        ``cond(A)`` of them. ``"newton_schulz"``: multiply ``B`` by the Newton–Schulz inverse.
+    method : {"newton_schulz", "cgls", "gradient"}, keyword-only
+        ``"newton_schulz"`` (default): the Newton–Schulz inverse ``X`` followed by iterative
+        refinement ``x <- x + X (b - A x)`` in working precision, which makes the solution
+        backward stable for any ``cond(A)`` well below ``1/u`` (1e12 in float64, 1e5 in float32).
+        ``"cgls"``: conjugate gradients on the normal equations ``A^H A X = A^H B`` (CGLS, never
+        forming ``A^H A``); about ``cond(A)`` steps, and it loses ``cond(A)^2 u`` to rounding.
         ``"gradient"``: any ``torch.optim`` optimizer on ``mse(A X, B)``.
     tol : float, optional, keyword-only
-        Stop when the true relative residual ``||A X - B|| / ||B||`` (per column, largest) is
-        below ``tol``; by default iterate to the attainable accuracy.
+        Stop when the normwise backward error ``||A x - b|| / (||A||_2 ||x|| + ||b||)`` (largest
+        column) is below ``tol``; by default iterate to the attainable accuracy and judge the
+        answer against ``50 sqrt(n) u``.
     max_iter : int, optional, keyword-only
         Iteration cap.
     **options
@@ -300,9 +400,15 @@ def solve_result(
     if not left:
         # X A = B  <=>  A^H X^H = B^H
         A, B = A.mH, B.mH
-    empty = (lambda: torch.empty_like(B)) if (A.numel() == 0 or B.numel() == 0) else None
-    res = _run("solve", method, (_detached(A), _detached(B)), {"tol": tol, "max_iter": max_iter, **options}, empty)
-    X = res.solution
+    if A.numel() == 0 or B.numel() == 0:
+        res = _run("solve", method, (A,), {}, lambda: torch.empty_like(B))
+        X = res.solution
+    else:
+        As, ea = _prepare(A, method)
+        Bs, eb = _prepare(B, method)
+        res = _run("solve", method, (As, Bs), {"tol": tol, "max_iter": max_iter, **options}, None)
+        # (2^ea As) X = 2^eb Bs  <=>  X = 2^(eb - ea) As^{-1} Bs.
+        X = scaling.scale(res.solution, eb - ea).reshape(B.shape)
     if not left:
         X = X.mH
     if vector:
@@ -310,7 +416,7 @@ def solve_result(
     return _replace_solution(res, X)
 
 
-def solve(A: torch.Tensor, B: torch.Tensor, *, left: bool = True, method: str = "cgls",
+def solve(A: torch.Tensor, B: torch.Tensor, *, left: bool = True, method: str = "newton_schulz",
           tol: float | None = None, max_iter: int | None = None, **options: Any) -> torch.Tensor:
     """Solution of ``A X = B``, a drop-in for :func:`torch.linalg.solve`.
 
@@ -343,8 +449,10 @@ def solve(A: torch.Tensor, B: torch.Tensor, *, left: bool = True, method: str = 
 def pinv_result(
     A: torch.Tensor,
     *,
+    atol: float | torch.Tensor | None = None,
+    rtol: float | torch.Tensor | None = None,
     hermitian: bool = False,
-    method: str = "newton_schulz",
+    method: str = "svd",
     tol: float | None = None,
     max_iter: int | None = None,
     **options: Any,
@@ -355,52 +463,71 @@ def pinv_result(
     ----------
     A : torch.Tensor
         Shape ``(*, m, n)``, any rank.
+    atol, rtol : float or torch.Tensor, optional, keyword-only
+        As in :func:`torch.linalg.pinv`: singular values at or below ``max(atol, rtol * s_1)`` are
+        treated as zero, those above are inverted. ``atol`` defaults to 0; ``rtol`` to
+        ``max(m, n) * eps`` if ``atol`` is not positive, else to 0. Tensors broadcast over the
+        batch.
     hermitian : bool, keyword-only
         Declares ``A`` Hermitian, as in :func:`torch.linalg.pinv`: only the lower triangle is
-        read and the iteration keeps ``X`` Hermitian.
-    method : {"newton_schulz", "gradient"}, keyword-only
-        ``"newton_schulz"`` (default): ``X <- X (2I - A X)`` from ``X0 = alpha A^H``. On a
-        rank-deficient ``A`` the components of the (numerical) null space grow by a factor of two
-        per iteration once the rest has converged, so the iteration stops as soon as the
-        Penrose residual ``||A X A - A|| / ||A||`` stops decreasing quadratically; singular
-        values below about ``sqrt(eps) * ||A||`` that have not converged by then are treated as
-        zero. ``"gradient"``: an optimizer on ``mse(A X A, A)`` started from ``X = 0``, which
-        keeps ``X`` in the row space of ``A^H`` and so reaches the minimum-norm solution.
+        read, the cut applies to the absolute eigenvalues and ``X`` is Hermitian.
+    method : {"svd", "newton_schulz", "gradient"}, keyword-only
+        ``"svd"`` (default): ``V diag(1/s) U^H`` from the package's SVD (its eigendecomposition for
+        ``hermitian=True``). ``"newton_schulz"``: ``X <- X (2I - A X)`` from ``X0 = alpha A^H``, with
+        ``alpha`` and the number of steps chosen so that the cut-off falls exactly at the midpoint
+        of the iteration's smooth step, then finished on the kept singular vectors; about
+        ``2 log2(s_1 / cut-off)`` steps (see the ``newton_schulz`` module). ``"gradient"``: an
+        optimizer on ``mse(A^H A X, A^H)`` from ``X = 0``, which converges to the minimum-norm
+        solution without any cut-off (``atol``/``rtol`` do not apply).
     tol, max_iter : keyword-only
-        Tolerance on the Penrose residual and iteration cap.
+        Tolerance on the residual and iteration (sweep) cap, where the method has them.
 
     Returns
     -------
     Result
-        ``result.solution`` has shape ``(*, n, m)``.
+        ``result.solution`` has shape ``(*, n, m)``. The residual combines the two Penrose
+        conditions that fix ``A^+``: ``max(||A X A - A|| / ||A||, ||X A X - X|| / (cond ||X||))``.
 
     Examples
     --------
     >>> import torch, gdlinalg
     >>> A = torch.tensor([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]], dtype=torch.float64)  # rank 1
     >>> X = gdlinalg.pinv_result(A).solution
-    >>> torch.allclose(A @ X @ A, A)
+    >>> torch.allclose(X, torch.linalg.pinv(A))
     True
     """
     A = check_matrix(A, square=hermitian)
     if hermitian:
         A = check_hermitian_input(A, "L")
-    empty = (lambda: A.new_zeros(*A.shape[:-2], A.shape[-1], A.shape[-2])) if A.numel() == 0 else None
-    return _run(
-        "pinv", method, (_detached(A),),
-        {"tol": tol, "max_iter": max_iter, "hermitian": hermitian, **options}, empty,
-    )
+    if A.numel() == 0:
+        return _run("pinv", method, (A,), {}, lambda: A.new_zeros(*A.shape[:-2], A.shape[-1], A.shape[-2]))
+    As, e = _prepare(A, method)
+    kwargs: dict[str, Any] = {"tol": tol, "max_iter": max_iter, **options}
+    if method == "gradient":
+        if atol is not None or rtol is not None:
+            raise ValueError("method='gradient' converges to the pseudo-inverse without a cut-off: "
+                             "atol and rtol do not apply")
+        kwargs["hermitian"] = hermitian
+    else:
+        a, r = pseudoinverse.cutoffs(A, atol, rtol)
+        # The cut-off is absolute: it scales with the matrix (exactly, by 2^-e).
+        kwargs.update(atol=scaling.scale(a, -e, trailing=0), rtol=r, hermitian=hermitian)
+    res = _run("pinv", method, (As,), kwargs, None)
+    # A = 2^e As, so A^+ = 2^-e As^+.
+    X = scaling.scale(res.solution, -e).reshape(*A.shape[:-2], A.shape[-1], A.shape[-2])
+    return _replace_solution(res, X)
 
 
-def pinv(A: torch.Tensor, *, hermitian: bool = False, method: str = "newton_schulz",
-         tol: float | None = None, max_iter: int | None = None, **options: Any) -> torch.Tensor:
+def pinv(A: torch.Tensor, *, atol: float | torch.Tensor | None = None, rtol: float | torch.Tensor | None = None,
+         hermitian: bool = False, method: str = "svd", tol: float | None = None, max_iter: int | None = None,
+         **options: Any) -> torch.Tensor:
     """Moore–Penrose pseudo-inverse, a drop-in for :func:`torch.linalg.pinv`.
 
     Parameters
     ----------
     A : torch.Tensor
         Shape ``(*, m, n)``.
-    hermitian, method, tol, max_iter, **options
+    atol, rtol, hermitian, method, tol, max_iter, **options
         Keyword-only; see :func:`pinv_result`.
 
     Returns
@@ -414,7 +541,8 @@ def pinv(A: torch.Tensor, *, hermitian: bool = False, method: str = "newton_schu
     >>> gdlinalg.pinv(torch.tensor([[2.0], [0.0]], dtype=torch.float64))
     tensor([[0.5000, 0.0000]], dtype=torch.float64)
     """
-    return pinv_result(A, hermitian=hermitian, method=method, tol=tol, max_iter=max_iter, **options).solution
+    return pinv_result(A, atol=atol, rtol=rtol, hermitian=hermitian, method=method, tol=tol,
+                       max_iter=max_iter, **options).solution
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,13 +615,17 @@ def svd_result(
     A = check_matrix(A)
     if A.numel() == 0:
         return _run("svd", method, (A,), {}, lambda: _empty_svd(A, full_matrices))
-    res = _run("svd", method, (_detached(A),), {"tol": tol, "max_iter": max_iter, **options}, None)
+    As, e = _prepare(A, method)
+    res = _run("svd", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
+    U, S, Vh = res.solution
     if full_matrices:
-        U, S, Vh = res.solution
         U = complete_orthonormal(U)
         Vh = complete_orthonormal(Vh.mH).mH
-        res = _replace_solution(res, SVDResult((U, S, Vh)))
-    return res
+    batch = A.shape[:-2]
+    # A = 2^e As: the singular vectors are those of As, the singular values scale exactly.
+    S = scaling.scale(S, e, trailing=1)
+    return _replace_solution(res, SVDResult((U.reshape(*batch, *U.shape[-2:]), S.reshape(*batch, S.shape[-1]),
+                                             Vh.reshape(*batch, *Vh.shape[-2:]))))
 
 
 def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "jacobi",
@@ -600,7 +732,11 @@ def eigh_result(
             A.new_zeros(*A.shape[:-1], dtype=real_dtype(A.dtype)),
             torch.eye(n, dtype=A.dtype, device=A.device).expand_as(A).clone(),
         )))
-    return _run("eigh", method, (A,), {"tol": tol, "max_iter": max_iter, **options}, None)
+    As, e = _prepare(A, method)
+    res = _run("eigh", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
+    w, V = res.solution
+    return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(A.shape[:-1]),
+                                              V.reshape(A.shape))))
 
 
 def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "jacobi", tol: float | None = None,
@@ -626,7 +762,7 @@ def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "jacobi", tol: float
     >>> import torch, gdlinalg
     >>> w, V = gdlinalg.eigh(torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64))
     >>> w
-    tensor([1., 2.], dtype=torch.float64)
+    tensor([1.0000, 2.0000], dtype=torch.float64)
     """
     return eigh_result(A, UPLO, method=method, tol=tol, max_iter=max_iter, **options).solution
 
@@ -680,7 +816,13 @@ def truncated_svd_result(
     if A.numel() == 0:
         raise ValueError(f"truncated_svd needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)
-    return _run("truncated_svd", method, (_detached(A), k), {"tol": tol, "max_iter": max_iter, **options}, None)
+    As, e = _prepare(A, method)
+    res = _run("truncated_svd", method, (As, k), {"tol": tol, "max_iter": max_iter, **options}, None)
+    U, S, Vh = res.solution
+    batch = A.shape[:-2]
+    return _replace_solution(res, SVDResult((U.reshape(*batch, *U.shape[-2:]),
+                                             scaling.scale(S, e, trailing=1).reshape(*batch, k),
+                                             Vh.reshape(*batch, *Vh.shape[-2:]))))
 
 
 def truncated_svd(A: torch.Tensor, k: int, *, method: str = "subspace", tol: float | None = None,
@@ -759,10 +901,11 @@ def truncated_eigh_result(
         raise ValueError(f"truncated_eigh needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)
     A = check_hermitian_input(A, UPLO)
-    return _run(
-        "truncated_eigh", method, (A, k),
-        {"largest": largest, "tol": tol, "max_iter": max_iter, **options}, None,
-    )
+    As, e = _prepare(A, method)
+    res = _run("truncated_eigh", method, (As, k), {"largest": largest, "tol": tol, "max_iter": max_iter, **options}, None)
+    w, V = res.solution
+    return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(*A.shape[:-2], k),
+                                              V.reshape(*A.shape[:-1], k))))
 
 
 def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, UPLO: str = "L",

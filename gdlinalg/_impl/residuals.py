@@ -1,8 +1,10 @@
 """The true residual of each operation, one definition shared by every method.
 
-Each function returns a float: the largest residual over the batch. They are always computed from
-the returned solution itself, never from a recursively updated quantity (which can report 1e-14
-while the true residual is 1e-7).
+The ``*_members`` functions return one value per matrix of a batch (float64, shape ``(B,)`` for a
+batch flattened to ``(B, m, n)``); the plain functions return the largest as a float. They are
+always computed from the returned solution itself, never from a recursively updated quantity (which
+can report 1e-14 while the true residual is 1e-7). Every measure is relative, so it does not
+change when a matrix is scaled by a power of two.
 """
 
 from __future__ import annotations
@@ -11,75 +13,146 @@ import math
 
 import torch
 
+from .estimates import norm2
+
 
 def _fro(X: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.matrix_norm(X, ord="fro")
+    return torch.linalg.matrix_norm(X, ord="fro").to(torch.float64)
 
 
 def _safe_max(x: torch.Tensor) -> float:
     return float(x.max()) if x.numel() else 0.0
 
 
-def inverse(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
-    """``||I - A X||_F / sqrt(n)``: the root-mean-square entry of ``I - A X``.
+def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    return num / torch.where(den > 0, den, torch.ones_like(den))
 
-    An iteration that has the product ``A X`` already passes it as ``AX``.
-    """
+
+def inverse_members(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> torch.Tensor:
+    """``||I - A X||_F / sqrt(n)``: the root-mean-square entry of ``I - A X``."""
     n = A.shape[-1]
     R = -(A @ X if AX is None else AX)
     R.diagonal(dim1=-2, dim2=-1).add_(1)
-    return _safe_max(_fro(R)) / math.sqrt(max(n, 1))
+    return _fro(R) / math.sqrt(max(n, 1))
 
 
-def solve(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor) -> float:
-    """``max_j ||A x_j - b_j|| / ||b_j||`` over the columns of ``B`` (absolute where ``b_j = 0``)."""
-    r = torch.linalg.vector_norm(A @ X - B, dim=-2)
-    b = torch.linalg.vector_norm(B, dim=-2)
-    return _safe_max(r / torch.where(b > 0, b, torch.ones_like(b)))
+def inverse(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
+    """Largest ``||I - A X||_F / sqrt(n)`` over the batch (``AX``: the product, if at hand)."""
+    return _safe_max(inverse_members(A, X, AX=AX))
 
 
-def pinv(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
-    """Penrose residual ``||A X A - A||_F / ||A||_F`` (``AX``: the product ``A X``, if at hand)."""
-    a = _fro(A)
+def backward_error(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor,
+                   norm: torch.Tensor | None = None) -> torch.Tensor:
+    """Normwise backward error of each column of ``A X = B``,
+    ``||A x_j - b_j|| / (||A||_2 ||x_j|| + ||b_j||)``, shape ``(*, k)`` float64.
+
+    ``norm`` is an estimate of ``||A||_2`` per matrix (``(*,)``); by default a power-iteration
+    estimate, which approaches it from below and so errs on the side of a larger backward error."""
+    if norm is None:
+        norm = norm2(A)
+    r = torch.linalg.vector_norm(A @ X - B, dim=-2).to(torch.float64)
+    x = torch.linalg.vector_norm(X, dim=-2).to(torch.float64)
+    b = torch.linalg.vector_norm(B, dim=-2).to(torch.float64)
+    return _ratio(r, norm.to(torch.float64).unsqueeze(-1) * x + b)
+
+
+def solve(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor, norm: torch.Tensor | None = None) -> float:
+    """Largest normwise backward error over the columns and the batch (see :func:`backward_error`)."""
+    return _safe_max(backward_error(A, X, B, norm))
+
+
+def penrose_members(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> torch.Tensor:
+    """The first Penrose condition, ``||A X A - A||_F / ||A||_F`` (``AX``: the product, if at hand)."""
     AX = A @ X if AX is None else AX
-    return _safe_max(_fro(AX @ A - A) / torch.where(a > 0, a, torch.ones_like(a)))
+    return _ratio(_fro(AX @ A - A), _fro(A))
+
+
+def pinv_members(A: torch.Tensor, X: torch.Tensor, *, tau: torch.Tensor | None = None) -> torch.Tensor:
+    """How far ``X`` is from the pseudo-inverse of ``A`` with singular values at or below ``tau``
+    (``(B,)``; default 0) dropped: ``max(p1, p2)`` with
+
+    * ``p2 = ||X A X - X||_F / ||X||_F``, which every truncated pseudo-inverse satisfies exactly
+      and which sees a half-inverted singular value (``X A X - X`` is then of the size of
+      ``1/sigma``);
+    * ``p1 = max(0, ||A X A - A||_F - sqrt(d) tau) / ||A||_F``: ``A - A X A`` is exactly the part
+      of ``A`` that was dropped, and ``d`` dropped singular values at or below ``tau`` weigh at most
+      ``sqrt(d) tau`` (``d`` = ``min(m, n)`` minus the rank ``tr(A X)`` of the kept part).
+
+    Like ``I - A X`` for an inverse, both are of order ``cond u`` even for the exact answer rounded
+    to working precision, so they are judged against ``tolerances.inverse``.
+    """
+    m, n = A.shape[-2:]
+    AX = A @ X
+    kept = torch.diagonal(AX, dim1=-2, dim2=-1).sum(-1).real.to(torch.float64).round().clamp(0, min(m, n))
+    dropped = (min(m, n) - kept).clamp_min(0)
+    tau = torch.zeros_like(kept) if tau is None else tau.to(torch.float64)
+    p1 = (_fro(AX @ A - A) - dropped.sqrt() * tau).clamp_min(0)
+    p1 = _ratio(p1, _fro(A))
+    p2 = _ratio(_fro(X @ AX - X), _fro(X))
+    return torch.maximum(p1, p2)
+
+
+def pinv(A: torch.Tensor, X: torch.Tensor, *, tau: torch.Tensor | None = None) -> float:
+    """Largest :func:`pinv_members` over the batch."""
+    return _safe_max(pinv_members(A, X, tau=tau))
+
+
+def svd_members(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> torch.Tensor:
+    """Relative reconstruction error ``||U diag(S) Vh - A||_F / ||A||_F``."""
+    R = (U * S.to(U.dtype).unsqueeze(-2)) @ Vh - A
+    return _ratio(_fro(R), _fro(A))
 
 
 def svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> float:
-    """Relative reconstruction error ``||U diag(S) Vh - A||_F / ||A||_F``."""
-    a = _fro(A)
-    R = (U * S.to(U.dtype).unsqueeze(-2)) @ Vh - A
-    return _safe_max(_fro(R) / torch.where(a > 0, a, torch.ones_like(a)))
+    return _safe_max(svd_members(A, U, S, Vh))
+
+
+def eigh_members(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """``||A V - V diag(w)||_F / ||A||_F``."""
+    R = A @ V - V * w.to(V.dtype).unsqueeze(-2)
+    return _ratio(_fro(R), _fro(A))
 
 
 def eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> float:
-    """``||A V - V diag(w)||_F / ||A||_F``."""
-    a = _fro(A)
-    R = A @ V - V * w.to(V.dtype).unsqueeze(-2)
-    return _safe_max(_fro(R) / torch.where(a > 0, a, torch.ones_like(a)))
+    return _safe_max(eigh_members(A, w, V))
+
+
+def truncated_svd_members(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, *,
+                          AV: torch.Tensor | None = None) -> torch.Tensor:
+    """``max_i ||A v_i - s_i u_i|| / s_1`` over the computed triplets (``AV``: ``A V``, if at hand)."""
+    R = (A @ Vh.mH if AV is None else AV) - U * S.to(U.dtype).unsqueeze(-2)
+    r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1).to(torch.float64)
+    return _ratio(r, S[..., 0].to(torch.float64))
 
 
 def truncated_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, *,
                   AV: torch.Tensor | None = None) -> float:
-    """``max_i ||A v_i - s_i u_i|| / s_1`` over the computed triplets (``AV``: ``A V``, if at hand)."""
-    R = (A @ Vh.mH if AV is None else AV) - U * S.to(U.dtype).unsqueeze(-2)
-    r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1)
-    s1 = S[..., 0]
-    return _safe_max(r / torch.where(s1 > 0, s1, torch.ones_like(s1)))
+    return _safe_max(truncated_svd_members(A, U, S, Vh, AV=AV))
+
+
+def truncated_eigh_members(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: torch.Tensor | float, *,
+                           AV: torch.Tensor | None = None) -> torch.Tensor:
+    """``max_i ||A v_i - w_i v_i|| / scale`` with ``scale`` an estimate of ``||A||_2`` (``AV``: ``A V``,
+    if at hand)."""
+    R = (A @ V if AV is None else AV) - V * w.to(V.dtype).unsqueeze(-2)
+    r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1).to(torch.float64)
+    scale = torch.as_tensor(scale, dtype=torch.float64, device=r.device)
+    return _ratio(r, scale)
 
 
 def truncated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: torch.Tensor | float, *,
                    AV: torch.Tensor | None = None) -> float:
-    """``max_i ||A v_i - w_i v_i|| / scale`` with ``scale`` an estimate of ``||A||_2`` (``AV``: ``A V``,
-    if at hand)."""
-    R = (A @ V if AV is None else AV) - V * w.to(V.dtype).unsqueeze(-2)
-    r = torch.linalg.vector_norm(R, dim=-2).amax(dim=-1)
-    scale = torch.as_tensor(scale, dtype=r.dtype)
-    return _safe_max(r / torch.where(scale > 0, scale, torch.ones_like(scale)))
+    return _safe_max(truncated_eigh_members(A, w, V, scale, AV=AV))
+
+
+def orthogonality_members(Q: torch.Tensor) -> torch.Tensor:
+    """``max |Q^H Q - I|`` elementwise, per matrix."""
+    k = Q.shape[-1]
+    if Q.numel() == 0:
+        return torch.zeros(Q.shape[:-2], dtype=torch.float64)
+    E = Q.mH @ Q - torch.eye(k, dtype=Q.dtype, device=Q.device)
+    return E.abs().amax(dim=(-2, -1)).to(torch.float64)
 
 
 def orthogonality(Q: torch.Tensor) -> float:
-    """``max |Q^H Q - I|`` elementwise."""
-    k = Q.shape[-1]
-    E = Q.mH @ Q - torch.eye(k, dtype=Q.dtype, device=Q.device)
-    return _safe_max(E.abs().amax(dim=(-2, -1))) if E.numel() else 0.0
+    return _safe_max(orthogonality_members(Q))

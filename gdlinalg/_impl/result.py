@@ -28,11 +28,14 @@ class Result:
     iterations : int
         Iterations (or sweeps, for Jacobi methods) performed.
     converged : bool
-        Whether the tolerance was reached before the iteration cap.
+        Whether the final true residual (and, for factorizations, the orthogonality of the
+        factors) is within the tolerance; for a batch, whether every member's is.
     residual : float
-        The final true residual (recomputed from the returned solution, largest over a batch).
+        The final true residual, recomputed from the returned solution (for a batch, the largest;
+        if a member failed, that member's).
     tol : float
-        The tolerance the residual was compared with.
+        The tolerance the residual was compared with. By default it is what the arithmetic can
+        reach, so it depends on the dtype and, for the inverse, on the condition number.
     loss_history : torch.Tensor
         The objective the method minimises, one value per iteration (float64, on the CPU).
     residual_history : torch.Tensor
@@ -75,6 +78,14 @@ class Recorder:
         self.losses.append(float(loss))
         self.residuals.append(float(residual))
 
+    def absorb(self, members: list["Recorder"]) -> None:
+        """Merge the histories of a batch solved one member at a time: entry ``k`` is the largest
+        over the members, a member that stopped early contributing its last value."""
+        length = max((len(r.residuals) for r in members), default=0)
+        for k in range(length):
+            self.losses.append(max(r.losses[min(k, len(r.losses) - 1)] for r in members if r.losses))
+            self.residuals.append(max(r.residuals[min(k, len(r.residuals) - 1)] for r in members if r.residuals))
+
     def finish(
         self,
         solution: Any,
@@ -84,13 +95,14 @@ class Recorder:
         tol: float,
         iterations: int,
         warn: bool = True,
+        detail: str = "",
     ) -> Result:
         wall = time.perf_counter() - self._t0
         if not converged and warn:
             warnings.warn(
                 ConvergenceWarning(
-                    f"{self.op} (method={self.method!r}) did not converge in {iterations} iterations: "
-                    f"residual {residual:.3e} > tol {tol:.1e}"
+                    f"{self.op} (method={self.method!r}) did not converge{detail} in {iterations} "
+                    f"iterations: residual {residual:.3e} > tol {tol:.1e}"
                 ),
                 stacklevel=4,
             )

@@ -1,0 +1,95 @@
+"""The Moore–Penrose pseudo-inverse from the package's own SVD, with the cut-off of
+:func:`torch.linalg.pinv`.
+
+``A^+ = V diag(1 / s_i) U^H`` over the singular values above ``max(atol, rtol s_1)``; those at or
+below it are treated as zero. The default ``rtol`` is ``max(m, n) eps`` when no positive ``atol``
+is given, and 0 otherwise, exactly as in torch. With ``hermitian=True`` the eigendecomposition is
+used instead and the cut applies to ``|lambda_i|``.
+
+Why the SVD and not Newton–Schulz by default: the iteration can only tell a singular value from
+rounding noise by running until the cut-off itself has converged, about ``2 log2(s_1 / tau)`` steps
+(90 in float64 for the default cut), and it returns that answer to the accuracy the SVD gives
+anyway (``newton_schulz.py`` explains the construction).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import residuals, tolerances
+from .checks import real_dtype
+from .estimates import condition, norm2
+from .jacobi import _WIDER, jacobi_eigh, jacobi_svd
+from .outcome import Outcome, summarise
+from .result import Recorder
+
+
+def cutoffs(A: torch.Tensor, atol, rtol) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-matrix ``(atol, rtol)`` as float64 tensors of shape ``(B,)`` for ``A`` of shape
+    ``(*, m, n)`` (``B`` the flattened batch), with torch's defaults."""
+    m, n = A.shape[-2:]
+    batch = A.shape[:-2]
+
+    def per_member(t, default: float) -> torch.Tensor:
+        if t is None:
+            t = default
+        t = torch.as_tensor(t, dtype=torch.float64, device="cpu")
+        if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+            raise ValueError(f"expected finite, non-negative tolerances, got {t.tolist()}")
+        try:
+            return t.expand(batch).reshape(-1).clone()
+        except RuntimeError:
+            raise ValueError(f"tolerance of shape {tuple(t.shape)} does not broadcast to the batch shape {tuple(batch)}") from None
+
+    a = per_member(atol, 0.0)
+    if rtol is None:
+        eps = torch.finfo(real_dtype(A.dtype)).eps
+        r = torch.where(a > 0, torch.zeros_like(a), torch.full_like(a, max(m, n) * eps))
+    else:
+        r = per_member(rtol, 0.0)
+    return a, r
+
+
+def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tensor, hermitian: bool = False,
+         tol: float | None = None, max_iter: int | None = None) -> Outcome:
+    """Kernel for ``pinv(method="svd")`` on a flattened, normalised batch (``atol`` already in the
+    normalised scale). The residual is the pair of Penrose conditions of ``residuals.pinv``."""
+    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    rd = real_dtype(work.dtype)
+    if hermitian:
+        w, V, sweeps, converged = jacobi_eigh(work, max_sweeps=max_iter, rec=rec)
+        s = w.abs()
+        cut = torch.maximum(atol.to(rd), rtol.to(rd) * s.amax(-1)).unsqueeze(-1)
+        inv = torch.where(s > cut, 1 / torch.where(s > cut, w, torch.ones_like(w)), torch.zeros_like(w))
+        X = (V * inv.unsqueeze(-2).to(V.dtype)) @ V.mH
+        cut = cut.squeeze(-1)
+    else:
+        U, S, Vh, sweeps, converged = jacobi_svd(work, max_sweeps=max_iter, rec=rec)
+        cut = torch.maximum(atol.to(rd), rtol.to(rd) * S[..., 0]).unsqueeze(-1)
+        inv = torch.where(S > cut, 1 / torch.where(S > cut, S, torch.ones_like(S)), torch.zeros_like(S))
+        X = (Vh.mH * inv.unsqueeze(-2).to(Vh.dtype)) @ U.mH
+        cut = cut.squeeze(-1)
+    X = X.to(A.dtype)
+    return judge(A, X, sweeps, tol, tau=cut.to(torch.float64), extra_ok=converged)
+
+
+def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float | None,
+          tau: torch.Tensor | None = None, extra_ok: torch.Tensor | None = None) -> Outcome:
+    """Outcome of a pseudo-inverse ``X`` of ``A`` with cut-off ``tau`` (``(B,)``, default none):
+    the residual of ``residuals.pinv_members`` against ``tol``, or by default against what the
+    condition number of the kept part allows; and, with a cut-off, ``||X||_2 <= 1/tau`` (nothing at
+    or below the cut-off was inverted)."""
+    r = residuals.pinv_members(A, X, tau=tau)
+    kappa = condition(A, X)
+    if tol is None:
+        size = max(A.shape[-2:])
+        limit = torch.tensor([tolerances.inverse(size, float(k), A.dtype) for k in kappa], dtype=torch.float64)
+    else:
+        limit = torch.full_like(r, float(tol))
+    ok = torch.ones_like(r, dtype=torch.bool) if extra_ok is None else extra_ok.clone()
+    if tau is not None:
+        # A singular value just above the cut is inverted (to 1/tau at most); rounding may move it
+        # across by a relative cond u, nothing more.
+        slack = 1 + 10 * tolerances.unit_roundoff(A.dtype) * kappa.clamp_min(1) + 1e-8
+        ok &= norm2(X).to(torch.float64) * tau <= slack
+    return summarise(X, r, limit, iterations, extra_ok=ok)
