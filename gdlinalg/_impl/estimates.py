@@ -43,15 +43,17 @@ def norm2(A: torch.Tensor, *, steps: int = 8, seed: int = 0) -> torch.Tensor:
 
 def hermitian_extreme(apply, shape: tuple[int, ...], like: torch.Tensor, *, steps: int = 20,
                       seed: int = 0) -> torch.Tensor:
-    """Rayleigh-quotient estimate of the eigenvalue of largest modulus of the Hermitian operator
-    ``apply`` (acting on ``(*, n, 1)`` blocks), by power iteration. Shape ``(*,)``, real."""
+    """Power-iteration estimate (from below) of the largest ``|lambda|`` of the Hermitian operator
+    ``apply`` (acting on ``(*, n, 1)`` blocks), as the growth ``||M x|| / ||x||``. Shape ``(*,)``,
+    real. (Not the Rayleigh quotient: when ``lambda`` and ``-lambda`` are both extreme it averages
+    them towards 0.)"""
     x = _unit(gaussian(shape, like, seed))
-    mu = torch.zeros(shape[:-2], dtype=x.real.dtype, device=like.device)
+    est = torch.zeros(shape[:-2], dtype=x.real.dtype, device=like.device)
     for _ in range(steps):
         y = apply(x)
-        mu = (x.conj() * y).sum(dim=(-2, -1)).real
+        est = torch.linalg.vector_norm(y, dim=(-2, -1))
         x = _unit(y)
-    return mu
+    return est
 
 
 def condition(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
