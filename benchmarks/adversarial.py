@@ -210,6 +210,18 @@ def classify(case: Case) -> Verdict:
     return Verdict(case, outcome, m.error, m.bound, seconds, msg)
 
 
+def _each(fn, *mats):
+    """``fn`` applied to one matrix at a time and stacked: torch's batched LAPACK calls run a
+    parallel loop over the batch around multithreaded MKL, which can spin for minutes on a busy
+    two-core machine (seen with a complex128 batch in ``zgetrf``)."""
+    if mats[0].dim() == 2:
+        return fn(*mats)
+    out = [fn(*(m[i] for m in mats)) for i in range(mats[0].shape[0])]
+    if isinstance(out[0], tuple):
+        return type(out[0])(tuple(torch.stack([o[j] for o in out]) for j in range(len(out[0]))))
+    return torch.stack(out)
+
+
 def _torch_bound(ref_error: float, n: int, dtype: torch.dtype) -> float:
     return max(FACTOR * ref_error, floor(n, dtype))
 
@@ -238,7 +250,7 @@ def inv_case(cls: str, name: str, A: Callable[[], torch.Tensor], scale: float = 
         M = A()
         res = gdlinalg.inv_result(M * scale, **kw)
         err = inv_error(M * scale, res.solution)
-        ref = inv_error(M, torch.linalg.inv(M))
+        ref = inv_error(M, _each(torch.linalg.inv, M))
         return Measured(err, _torch_bound(ref, M.shape[-1], M.dtype), res)
     return Case(cls, name, run)
 
@@ -252,7 +264,7 @@ def solve_case(cls: str, name: str, A: Callable[[], torch.Tensor], k: int | None
             b = b.expand(*M.shape[:-2], *b.shape)
         res = gdlinalg.solve_result(M * scale, b * bscale, **kw)
         err = backward_error(M * scale, res.solution, b * bscale)
-        ref = backward_error(M, torch.linalg.solve(M, b), b)
+        ref = backward_error(M, _each(torch.linalg.solve, M, b), b)
         return Measured(err, _torch_bound(ref, M.shape[-1], M.dtype), res)
     return Case(cls, name, run)
 
@@ -274,7 +286,7 @@ def pinv_case(cls: str, name: str, m: int, n: int, s: list[float] | torch.Tensor
         res = gdlinalg.pinv_result(A * scale, **kw)
         err = forward_error(res.solution * scale, exact)
         torch_kw = {k: v for k, v in kw.items() if k in ("atol", "rtol", "hermitian")}
-        ref = forward_error(torch.linalg.pinv(A, **torch_kw), exact)
+        ref = forward_error(_each(lambda x: torch.linalg.pinv(x, **torch_kw), A), exact)
         return Measured(err, _torch_bound(ref, max(m, n), dtype), res)
     return Case(cls, name, run)
 
@@ -287,7 +299,7 @@ def svd_case(cls: str, name: str, A: Callable[[], tuple[torch.Tensor, torch.Tens
         res = gdlinalg.svd_result(M * scale, full_matrices=False, **kw)
         U, S, Vh = res.solution
         err = svd_error(M, (U, S / scale, Vh), s)
-        ref = svd_error(M, torch.linalg.svd(M, full_matrices=False), s)
+        ref = svd_error(M, _each(lambda x: torch.linalg.svd(x, full_matrices=False), M), s)
         return Measured(err, _torch_bound(ref, max(M.shape[-2:]), M.dtype), res)
     return Case(cls, name, run)
 
@@ -300,7 +312,7 @@ def eigh_case(cls: str, name: str, A: Callable[[], tuple[torch.Tensor, torch.Ten
         res = gdlinalg.eigh_result(M * scale, **kw)
         ww, V = res.solution
         err = eigh_error(M, (ww / scale, V), w)
-        ref = eigh_error(M, torch.linalg.eigh(M), w)
+        ref = eigh_error(M, _each(torch.linalg.eigh, M), w)
         return Measured(err, _torch_bound(ref, M.shape[-1], M.dtype), res)
     return Case(cls, name, run)
 
@@ -312,7 +324,7 @@ def truncated_svd_case(cls: str, name: str, A: Callable[[], tuple[torch.Tensor, 
         res = gdlinalg.truncated_svd_result(M * scale, k, **kw)
         U, S, Vh = res.solution
         err = truncated_svd_error(M, (U, S / scale, Vh), s)
-        Ut, St, Vht = torch.linalg.svd(M, full_matrices=False)
+        Ut, St, Vht = _each(lambda x: torch.linalg.svd(x, full_matrices=False), M)
         ref = truncated_svd_error(M, (Ut[..., :k], St[..., :k], Vht[..., :k, :]), s)
         return Measured(err, _torch_bound(ref, max(M.shape[-2:]), M.dtype), res)
     return Case(cls, name, run)
@@ -326,7 +338,7 @@ def truncated_eigh_case(cls: str, name: str, A: Callable[[], tuple[torch.Tensor,
         ww, V = res.solution
         want = w.flip(-1)[..., :k] if largest else w[..., :k]
         err = truncated_eigh_error(M, (ww / scale, V), want)
-        wt, Vt = torch.linalg.eigh(M)
+        wt, Vt = _each(torch.linalg.eigh, M)
         if largest:
             wt, Vt = wt.flip(-1), Vt.flip(-1)
         ref = truncated_eigh_error(M, (wt[..., :k], Vt[..., :k]), want)
@@ -480,6 +492,10 @@ def solve_cases() -> list[Case]:
         out.append(solve_case("solve", f"cond {cond:g} n={n} {dtype}",
                               lambda dtype=dtype, cond=cond, n=n, seed=seed: matrices.with_condition_number(n, n, cond, seed=seed, dtype=dtype)))
     out.append(solve_case("solve", "hilbert(10), 3 right-hand sides", lambda: matrices.hilbert(10), k=3))
+    out.append(solve_case("solve", "cond 1e4 n=300 (single-precision inverse, double refinement)",
+                          lambda: matrices.with_condition_number(300, 300, 1e4, seed=48)))
+    out.append(solve_case("solve", "cond 1e11 n=260 (single precision fails, double precision takes over)",
+                          lambda: matrices.with_condition_number(260, 260, 1e11, seed=49), k=2))
     out.append(solve_case("solve", "graded spd 1e-8..1 (cond 1e16 of A, 10 of H)", lambda: matrices.graded(12, 12, spread=1e4, symmetric=True)))
     return out
 
@@ -495,6 +511,13 @@ def inv_cases() -> list[Case]:
                             lambda dtype=dtype, cond=cond, n=n, seed=seed: matrices.with_condition_number(n, n, cond, seed=seed, dtype=dtype)))
     out.append(inv_case("inv", "hilbert(11), cond 5e14", lambda: matrices.hilbert(11)))
     out.append(inv_case("inv", "orthogonal 300x300 (cond 1, accelerated path)", lambda: matrices.with_condition_number(300, 300, 1.0, seed=57)))
+    # n >= 256 runs a single-precision phase first: where single precision cannot invert
+    # (cond 1e7), the double-precision iteration must start afresh.
+    out.append(inv_case("inv", "cond 1e4 n=260 (mixed precision)", lambda: matrices.with_condition_number(260, 260, 1e4, seed=62)))
+    out.append(inv_case("inv", "cond 1e9 n=260 (single-precision phase fails)", lambda: matrices.with_condition_number(260, 260, 1e9, seed=63)))
+    out.append(inv_case("inv", "complex128 batch n=256: cond 1e7 next to cond 5 (mixed precision)",
+                        lambda: torch.stack([matrices.with_condition_number(256, 256, c, seed=64 + i, dtype=C128)
+                                             for i, c in enumerate((1e7, 5.0))])))
     # Singular to working precision: must raise, naming the condition-number estimate.
     def singular(A):
         def run() -> Measured:

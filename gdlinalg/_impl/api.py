@@ -10,11 +10,12 @@ Outputs never carry autograd history: every method iterates on detached copies o
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import torch
 
-from . import blog, cgls, gradient, jacobi, newton_schulz, pseudoinverse, scaling, stiefel, subspace
+from . import blog, cgls, gradient, jacobi, newton_schulz, pseudoinverse, scaling, spectral, stiefel, subspace
 from .checks import check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
 from .completion import complete_orthonormal
 from .outcome import Outcome
@@ -40,12 +41,16 @@ _METHODS: dict[str, dict[str, Callable[..., Any]]] = {
         "gradient": gradient.pinv,
     },
     "svd": {
+        "auto": spectral.svd,
+        "polar": partial(spectral.svd, route="polar"),
         "jacobi": jacobi.svd,
         "stiefel": stiefel.svd,
         "gradient": gradient.svd,
         "blog": blog.svd,
     },
     "eigh": {
+        "auto": spectral.eigh,
+        "divide": partial(spectral.eigh, route="divide"),
         "jacobi": jacobi.eigh,
         "stiefel": stiefel.eigh,
     },
@@ -93,7 +98,11 @@ _PER_MEMBER = {
     ("solve", "newton_schulz"),
     ("pinv", "newton_schulz"),
     ("pinv", "svd"),
+    ("svd", "auto"),
+    ("svd", "polar"),
     ("svd", "jacobi"),
+    ("eigh", "auto"),
+    ("eigh", "divide"),
     ("eigh", "jacobi"),
     ("truncated_svd", "subspace"),
     ("truncated_eigh", "subspace"),
@@ -570,7 +579,7 @@ def svd_result(
     A: torch.Tensor,
     full_matrices: bool = True,
     *,
-    method: str = "jacobi",
+    method: str = "auto",
     tol: float | None = None,
     max_iter: int | None = None,
     **options: Any,
@@ -584,11 +593,16 @@ def svd_result(
     full_matrices : bool
         As in :func:`torch.linalg.svd`: ``U`` is ``m x m`` and ``Vh`` is ``n x n`` (the extra
         columns complete an orthonormal basis), otherwise ``k = min(m, n)`` columns.
-    method : {"jacobi", "stiefel", "gradient", "blog"}, keyword-only
-        ``"jacobi"`` (default): one-sided (Hestenes) Jacobi, i.e. exact coordinate descent on the
-        off-diagonal mass of ``A^H A``, with all ``n/2`` disjoint column pairs of a round rotated
-        at once; quadratic convergence, typically 6–12 sweeps. Single-precision input is rotated
-        in double precision and rounded once at the end. ``"stiefel"``: Riemannian gradient
+    method : {"auto", "polar", "jacobi", "stiefel", "gradient", "blog"}, keyword-only
+        ``"auto"`` (default): ``"jacobi"`` for a graded matrix (column or row norms spanning more
+        than a factor 10), whose small singular values it finds to high relative accuracy,
+        ``"polar"`` otherwise; ``Result.method`` says which. ``"polar"``: the polar decomposition
+        ``A = U_p H`` by scaled Newton–Schulz, then ``H = V diag(S) V^H`` by spectral divide and
+        conquer and ``U = U_p V`` — matrix products and QR only. ``"jacobi"``: one-sided
+        (Hestenes) Jacobi, i.e. exact coordinate descent on the off-diagonal mass of ``A^H A``,
+        with all ``n/2`` disjoint column pairs of a round rotated at once; quadratic convergence,
+        typically 6–12 sweeps. Single-precision input is computed in double precision and
+        rounded once at the end. ``"stiefel"``: Riemannian gradient
         ascent of the Brockett cost on the Stiefel manifold with a QR retraction (exactly
         orthogonal iterates, linear rate). ``"gradient"``: the blog's penalty loss with any
         ``torch.optim`` optimizer. ``"blog"``: the 2020 blog recipe bit for bit (it fails on close
@@ -628,7 +642,7 @@ def svd_result(
                                              Vh.reshape(*batch, *Vh.shape[-2:]))))
 
 
-def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "jacobi",
+def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "auto",
         tol: float | None = None, max_iter: int | None = None, **options: Any) -> SVDResult:
     """Singular value decomposition, a drop-in for :func:`torch.linalg.svd`.
 
@@ -656,7 +670,7 @@ def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "jacobi",
     return svd_result(A, full_matrices, method=method, tol=tol, max_iter=max_iter, **options).solution
 
 
-def svdvals(A: torch.Tensor, *, method: str = "jacobi", tol: float | None = None,
+def svdvals(A: torch.Tensor, *, method: str = "auto", tol: float | None = None,
             max_iter: int | None = None, **options: Any) -> torch.Tensor:
     """Singular values, a drop-in for :func:`torch.linalg.svdvals`.
 
@@ -690,7 +704,7 @@ def eigh_result(
     A: torch.Tensor,
     UPLO: str = "L",
     *,
-    method: str = "jacobi",
+    method: str = "auto",
     tol: float | None = None,
     max_iter: int | None = None,
     **options: Any,
@@ -703,10 +717,16 @@ def eigh_result(
         Shape ``(*, n, n)``; only the triangle named by ``UPLO`` is read.
     UPLO : {"L", "U"}
         Which triangle to read, as in :func:`torch.linalg.eigh`.
-    method : {"jacobi", "stiefel"}, keyword-only
-        ``"jacobi"`` (default): one-sided Jacobi on the shifted positive semidefinite matrix
-        ``A + c I``, eigenvalues then taken as Rayleigh quotients of ``A`` (single precision is
-        rotated in double precision). ``"stiefel"``:
+    method : {"auto", "divide", "jacobi", "stiefel"}, keyword-only
+        ``"auto"`` (default): ``"jacobi"`` for a positive definite matrix whose diagonal spans more
+        than a factor 10 (graded), whose small eigenvalues it finds to high relative accuracy,
+        ``"divide"`` otherwise; ``Result.method`` says which. ``"divide"``: spectral divide and
+        conquer — the sign function of ``A - mu I`` by scaled Newton–Schulz splits the spectrum
+        at ``mu``, recursively, down to 1 x 1 blocks (matrix products and QR only).
+        ``"jacobi"``: one-sided Jacobi on the Cholesky factor of a positive definite ``A``
+        (eigenvalues to relative accuracy), or on the shifted positive semidefinite ``A + c I``
+        with Rayleigh quotients as eigenvalues. Single precision is computed in double
+        precision. ``"stiefel"``:
         Riemannian gradient ascent of the Brockett cost ``tr(V^H A V N)`` on the orthogonal group.
     tol, max_iter : keyword-only
         Stopping tolerance and cap.
@@ -739,7 +759,7 @@ def eigh_result(
                                               V.reshape(A.shape))))
 
 
-def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "jacobi", tol: float | None = None,
+def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "auto", tol: float | None = None,
          max_iter: int | None = None, **options: Any) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of a Hermitian matrix, like :func:`torch.linalg.eigh`.
 

@@ -1,7 +1,8 @@
 """The Moore–Penrose pseudo-inverse from the package's own SVD, with the cut-off of
 :func:`torch.linalg.pinv`.
 
-``A^+ = V diag(1 / s_i) U^H`` over the singular values above ``max(atol, rtol s_1)``; those at or
+``A^+ = V diag(1 / s_i) U^H`` (the SVD of ``spectral.py``: Jacobi for graded input, the polar
+route otherwise) over the singular values above ``max(atol, rtol s_1)``; those at or
 below it are treated as zero. The default ``rtol`` is ``max(m, n) eps`` when no positive ``atol``
 is given, and 0 otherwise, exactly as in torch. With ``hermitian=True`` the eigendecomposition is
 used instead and the cut applies to ``|lambda_i|``.
@@ -19,9 +20,10 @@ import torch
 from . import residuals, tolerances
 from .checks import real_dtype
 from .estimates import condition, norm2
-from .jacobi import _WIDER, jacobi_eigh, jacobi_svd
+from .jacobi import _WIDER
 from .outcome import Outcome, summarise
 from .result import Recorder
+from .spectral import eigh_factors, svd_factors
 
 
 def cutoffs(A: torch.Tensor, atol, rtol) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,14 +59,14 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     work = A.to(_WIDER.get(A.dtype, A.dtype))
     rd = real_dtype(work.dtype)
     if hermitian:
-        w, V, sweeps, converged = jacobi_eigh(work, max_sweeps=max_iter, rec=rec)
+        w, V, sweeps, converged, _ = eigh_factors(work, max_iter=max_iter)
         s = w.abs()
         cut = torch.maximum(atol.to(rd), rtol.to(rd) * s.amax(-1)).unsqueeze(-1)
         inv = torch.where(s > cut, 1 / torch.where(s > cut, w, torch.ones_like(w)), torch.zeros_like(w))
         X = (V * inv.unsqueeze(-2).to(V.dtype)) @ V.mH
         cut = cut.squeeze(-1)
     else:
-        U, S, Vh, sweeps, converged = jacobi_svd(work, max_sweeps=max_iter, rec=rec)
+        U, S, Vh, sweeps, converged, _ = svd_factors(work, max_iter=max_iter)
         cut = torch.maximum(atol.to(rd), rtol.to(rd) * S[..., 0]).unsqueeze(-1)
         inv = torch.where(S > cut, 1 / torch.where(S > cut, S, torch.ones_like(S)), torch.zeros_like(S))
         X = (Vh.mH * inv.unsqueeze(-2).to(Vh.dtype)) @ U.mH
