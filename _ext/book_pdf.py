@@ -22,7 +22,8 @@ README) and copies it into ``_build/html/``, where every page links to it.
 4. **Every glyph.** Before XeLaTeX runs, every non-ASCII character of the ``.tex`` file is looked up
    in the fonts it is set in (FreeSerif, FreeSans, FreeMono, found with fontconfig); a character
    missing from one of them is mapped (``newunicodechar``) to the first fallback font that has it
-   (DejaVu, Latin Modern Math). So a ``ᵀ`` or ``𝓛`` in a table prints instead of vanishing.
+   (DejaVu, Latin Modern Math, Symbola). So a ``ᵀ``, ``𝓛`` or ``✅`` in a table prints instead of
+   vanishing.
 5. **The PDF.** At ``build-finished`` the extension runs the LaTeX Makefile (latexmk) itself, so
    that a LaTeX error, an unresolved reference or citation, or a missing glyph is a build warning
    (and the strict build fails), then copies the PDF into the HTML output.
@@ -49,12 +50,13 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 WARN = {"type": "book_pdf", "subtype": "latex"}
 
-GLYPH_FILE = "gdlinalg-glyphs.tex"
+# (not .tex: the LaTeX Makefile would compile every .tex file it finds)
+GLYPH_FILE = "gdlinalg-glyphs.def"
 #: The fonts Sphinx sets XeLaTeX text in (its default ``fontpkg``).
 TEXT_FONTS = ("FreeSerif", "FreeSans", "FreeMono")
 #: Where a missing glyph is looked for, in order.
 FALLBACK_FONTS = ("DejaVu Sans", "DejaVu Sans Mono", "DejaVu Serif", "DejaVu Math TeX Gyre",
-                  "Latin Modern Math")
+                  "Latin Modern Math", "Symbola")
 #: Render text/html outputs in the LaTeX build, ahead of their text/plain repr (priority 60).
 HTML_PRIORITY = ("latex", "text/html", 55)
 

@@ -333,7 +333,12 @@ def add_citation_block(app: Sphinx, doctree: nodes.document) -> None:
     rec = record(meta, docname, None if kind == "book" else _first_title(doctree), meta["accessed"])
     store[docname] = rec
     top = [n for n in doctree.children if isinstance(n, nodes.section)]
-    (top[-1] if top else doctree).append(citation_section(rec))
+    section = citation_section(rec)
+    if kind == "book":
+        # What sphinx-jupyterbook-latex marks on the preface's own sections (in a transform that
+        # has run by now), so that in the PDF this one too is part of the preface, not a "Part".
+        section["docname"], section["header_level"] = docname, 2
+    (top[-1] if top else doctree).append(section)
 
 
 def _store(env: Any) -> dict[str, dict[str, Any]]:
