@@ -199,6 +199,13 @@ def prerender(app: Sphinx, formulas: list[tuple[str, bool]]) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def focusable(container: str) -> str:
+    """Keyboard focus on every formula, as MathJax's menu gave it (``tabindex="0"``): a display
+    formula wider than the page scrolls, and a scrolling region must be reachable by keyboard."""
+    return container.replace('<mjx-container class="MathJax" jax="CHTML"',
+                             '<mjx-container class="MathJax" jax="CHTML" tabindex="0"', 1)
+
+
 MATH_SCALE_CSS = f"""
 /* MathJax's matchFontHeight, done by the browser's layout instead of a script (_ext/light_pages.py):
    math is scaled so that its x-height equals the x-height of the surrounding text. */
@@ -265,7 +272,7 @@ def lighten_site(app: Sphinx, exception: Exception | None) -> None:
         extra = []
         if path in located:
             for start, end, index in reversed(located[path]):
-                text = text[:start] + rendered["html"][index] + text[end:]
+                text = text[:start] + focusable(rendered["html"][index]) + text[end:]
             extra.append(f'<link rel="stylesheet" href="{prefix}_static/{MATH_CSS}" />')
         if icons and fa_css is not None and prefix is not None:
             text, left = inline_icons(text, icons)

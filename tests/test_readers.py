@@ -144,8 +144,18 @@ def test_every_notebook_chapter_has_a_notebook_with_an_install_cell(book):
         theirs = ["".join(c["source"]).strip() for c in executed["cells"] if c["cell_type"] == "code"]
         assert ours == theirs, docname
         assert all(not c.get("outputs") for c in code)
-        assert "gdlinalg" not in "".join(
-            "".join(c["source"]) for c in nb["cells"][:1])  # the note, not an import
+        assert nb["cells"][0]["cell_type"] == "markdown"  # a note that links the chapter online
+        assert f"{docname}.html" in "".join(nb["cells"][0]["source"])
+
+
+#: The fresh environment's processes see nothing of this one's (a PYTHONPATH pointing at a
+#: checkout would hand them gdlinalg).
+ISOLATED = {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTHONHOME": ""}
+
+
+def _isolated_env() -> dict[str, str]:
+    import os
+    return {k: v for k, v in os.environ.items() if k not in ISOLATED} | {"PYTHONNOUSERSITE": "1"}
 
 
 def _fresh_env(root: Path) -> Path:
@@ -155,8 +165,8 @@ def _fresh_env(root: Path) -> Path:
     pins = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()
             if re.match(r"^(torch|numpy|matplotlib)==", line)]
     subprocess.run([python, "-m", "pip", "install", "--quiet", *pins, "ipykernel"], check=True,
-                   timeout=900)
-    probe = subprocess.run([python, "-c", "import gdlinalg"], capture_output=True)
+                   timeout=900, env=_isolated_env())
+    probe = subprocess.run([python, "-c", "import gdlinalg"], capture_output=True, env=_isolated_env())
     assert probe.returncode != 0, "gdlinalg must arrive only through the notebook's first cell"
     return python
 
@@ -180,7 +190,8 @@ def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_
     (kernels / "fresh").mkdir(parents=True)
     (kernels / "fresh" / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "fresh", "language": "python"}))
+        "display_name": "fresh", "language": "python",
+        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}}))
     ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
     print(f"\nfresh environment: {time.perf_counter() - t0:.0f} s")
     times = {}
@@ -203,7 +214,8 @@ def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, (docname, errors[:1])
         where = subprocess.run([python, "-c", "import gdlinalg, sys; print(gdlinalg.__file__)"],
-                               capture_output=True, text=True, check=True).stdout
+                               capture_output=True, text=True, check=True,
+                               env=_isolated_env()).stdout
         assert "site-packages" in where and str(REPO) not in where  # installed by the cell
     print("notebook execution in the fresh environment: "
           + ", ".join(f"{d.split('/')[-1]} {s:.0f} s" for d, s in times.items()))
