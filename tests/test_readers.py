@@ -166,15 +166,19 @@ def _fresh_env(root: Path) -> Path:
             if re.match(r"^(torch|numpy|matplotlib)==", line)]
     subprocess.run([python, "-m", "pip", "install", "--quiet", *pins, "ipykernel"], check=True,
                    timeout=900, env=_isolated_env())
-    probe = subprocess.run([python, "-c", "import gdlinalg"], capture_output=True, env=_isolated_env())
+    # (from a directory without the package: ``python -c`` puts the working directory on sys.path)
+    probe = subprocess.run([python, "-c", "import gdlinalg"], capture_output=True, env=_isolated_env(),
+                           cwd=root)
     assert probe.returncode != 0, "gdlinalg must arrive only through the notebook's first cell"
     return python
 
 
 def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_path):
     """As in Colab: a fresh Python in which gdlinalg comes only from the first cell, here pointed
-    at this checkout (git+file://, the commit of HEAD) instead of GitHub."""
+    at this checkout (git+file://localhost/..., the commit of HEAD: pip parses no git+file:/// URL)
+    instead of GitHub."""
     import nbformat
+    import zmq
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
@@ -191,7 +195,8 @@ def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_
     (kernels / "fresh" / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "fresh", "language": "python",
-        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}}))
+        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+        "metadata": {"supported_encryption": ["curve"]}}))
     ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
     print(f"\nfresh environment: {time.perf_counter() - t0:.0f} s")
     times = {}
@@ -200,12 +205,14 @@ def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_
                             as_version=4)
         install = next(c for c in nb.cells if c.cell_type == "code")
         install.source = INSTALL.sub(
-            lambda m: m[0].replace(f"git+{m['repo']}@{m['ref']}", f"git+file://{REPO}@{head}"),
+            lambda m: m[0].replace(f"git+{m['repo']}@{m['ref']}", f"git+file://localhost{REPO}@{head}"),
             install.source)
-        assert f"git+file://{REPO}@{head}" in install.source
+        assert f"git+file://localhost{REPO}@{head}" in install.source
         workdir = tmp_path / "run" / docname
         workdir.mkdir(parents=True)
-        km = AsyncKernelManager(kernel_name="fresh", kernel_spec_manager=ksm)
+        # Encrypted, as in the build (_ext/gdlinalg_book.py): no "running over TCP" warning.
+        km = AsyncKernelManager(kernel_name="fresh", kernel_spec_manager=ksm,
+                                transport_encryption="auto" if zmq.has("curve") else "disabled")
         client = NotebookClient(nb, km=km, kernel_name="fresh", timeout=600,
                                 resources={"metadata": {"path": str(workdir)}})
         t1 = time.perf_counter()
@@ -215,7 +222,7 @@ def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_
         assert not errors, (docname, errors[:1])
         where = subprocess.run([python, "-c", "import gdlinalg, sys; print(gdlinalg.__file__)"],
                                capture_output=True, text=True, check=True,
-                               env=_isolated_env()).stdout
+                               env=_isolated_env(), cwd=workdir).stdout
         assert "site-packages" in where and str(REPO) not in where  # installed by the cell
     print("notebook execution in the fresh environment: "
           + ", ".join(f"{d.split('/')[-1]} {s:.0f} s" for d, s in times.items()))
