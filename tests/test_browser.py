@@ -438,8 +438,11 @@ async def run_crawl(html: Path, base: str) -> Crawl:
                     await visit(contexts[v.mode, v.device], base, v,
                                 axe=v.device == "desktop", hook=hook)
 
-            await asyncio.gather(search_page(contexts["light", "desktop"]),
-                                 *(run(v, hook) for v, hook in jobs))
+            # The search page in a profile of its own: it stores the searched words in
+            # localStorage, and every later page of the same profile would highlight them
+            # (sphinx_highlight.js), so the other visits would not be first visits.
+            search_ctx = await new_context(browser, "light", "desktop")
+            await asyncio.gather(search_page(search_ctx), *(run(v, hook) for v, hook in jobs))
             first = {}
             for path in pages:
                 if redirect_target(html / path) is None:
