@@ -74,7 +74,10 @@ def test_pdf_has_every_chapter_numbered(book, pdf):
     outline = [o.title for o in reader.outline if not isinstance(o, list)]
     captions = [part["caption"] for part in yaml.safe_load((REPO / "_toc.yml").read_text())["parts"]]
     assert [re.sub(r"^[IVX]+\s+", "", t) for t in outline] == captions, outline
-    assert re.search(r"CHAPTER\s*1|Chapter\s*1|\b1\s+Tensors", text) or "1 Tensors" in text
+    # The table of contents numbers the chapters in the order of _toc.yml.
+    for number, docname in enumerate(toc_docnames()[1:], start=1):
+        title = re.escape(h1(book, docname))
+        assert re.search(rf"\b{number}\s+{title}", text), (number, docname)
 
 
 def test_pdf_shows_a_computed_number_from_every_chapter(book, pdf):
