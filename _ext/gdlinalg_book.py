@@ -19,10 +19,14 @@
    warning. Any other unresolved reference still fails the strict build.
 3. ``{{ repository_url }}`` as a MyST substitution, so that the repository URL lives in one place
    (``repository.url`` in ``_config.yml``).
-4. The Colab launch button is dropped on pages whose source is MyST Markdown: Colab can open only
-   ``.ipynb`` files from GitHub, so the button would be a dead link (jupyter-book issue #752). Such
-   pages keep the Binder button and the ``.ipynb`` download button; the preface says how to take a
-   chapter to Colab.
+4. **Encrypted kernels, no transport warning.** ipykernel 7 warns ``Kernel is running over TCP
+   without encryption`` (a ``WARNING`` line per executed page in a "zero warnings" build) unless
+   the kernel manager provisions CurveZMQ keys. jupyter-client offers that as
+   ``KernelManager.transport_encryption = "auto"`` (used when the kernelspec declares
+   ``supported_encryption: curve``, as ipykernel's does), but myst-nb and jupyter-cache create
+   their kernel managers without a config object to set it in. So, when libzmq has CURVE, the
+   extension makes ``"auto"`` the default of that trait before any kernel starts: the chapters'
+   kernels talk to the build over encrypted sockets, and the warning has no cause left.
 """
 
 from __future__ import annotations
@@ -198,14 +202,15 @@ def add_substitutions(app: Sphinx, config: Config) -> None:
     config.myst_substitutions = subs
 
 
-def drop_colab_on_markdown(app: Sphinx, pagename: str, templatename: str,
-                           context: dict[str, Any], doctree: Any) -> None:
-    if not str(app.env.doc2path(pagename)).endswith(".md"):
+def encrypt_kernel_transport(app: Sphinx, config: Config) -> None:
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+    except ImportError:
         return
-    for group in context.get("header_buttons", []):
-        buttons = group.get("buttons")
-        if isinstance(buttons, list):
-            group["buttons"] = [b for b in buttons if b.get("text") != "Colab"]
+    trait = KernelManager.class_traits().get("transport_encryption")
+    if trait is not None and zmq.has("curve"):
+        trait.default_value = "auto"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -215,6 +220,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", key_execution_cache, priority=800)
     app.connect("config-inited", add_substitutions, priority=810)
     app.connect("missing-reference", external_reference)
-    # After sphinx-book-theme has added its launch buttons (priority 501).
-    app.connect("html-page-context", drop_colab_on_markdown, priority=900)
+    app.connect("config-inited", encrypt_kernel_transport)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

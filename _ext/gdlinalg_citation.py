@@ -16,9 +16,12 @@ repository and site URL) is written:
 3. **<head> tags**: Highwire Press tags read by Google Scholar and Zotero (``citation_title``, one
    ``citation_author`` [+ ``citation_author_orcid``] per author, ``citation_publication_date``,
    ``citation_inbook_title`` on chapters, ``citation_public_url``, ``citation_fulltext_html_url``,
-   ``citation_language``). No ``citation_pdf_url``: the book has no PDF. OpenGraph tags come from
-   ``sphinxext.opengraph``, which this extension loads and configures.
-4. **Redirects**: ``citation_redirects`` maps an old page (``book/old-name``) to a current
+   ``citation_language``, and ``citation_pdf_url``: the whole book as one PDF, built by
+   ``_ext/book_pdf.py``). OpenGraph tags come from ``sphinxext.opengraph``, which this extension
+   loads and configures.
+4. **The footer's year** (``copyright``) is the year of ``date-released``, the year every
+   citation gives; ``_config.yml`` does not set it.
+5. **Redirects**: ``citation_redirects`` maps an old page (``book/old-name``) to a current
    document (``book/new-name``); an HTML page with a meta refresh and a canonical link is written
    at the old address, so that old citations keep working after a chapter is renamed.
 
@@ -149,7 +152,15 @@ def record(meta: dict[str, Any], docname: str, title: str | None, accessed: str)
         "version": meta["version"],
         "url": meta["url"] if book else page_url(meta, docname),
         "accessed": accessed,
+        "release_url": release_url(meta),
     }
+
+
+def release_url(meta: dict[str, Any]) -> str | None:
+    """The GitHub release of this version: the published workflow attaches the site and the PDF
+    of every tagged version to it, so that a citation of version X can be followed to its text."""
+    repo = (meta.get("repository-code") or "").rstrip("/")
+    return f"{repo}/releases/tag/v{meta['version']}" if "github.com/" in repo else None
 
 
 def to_bibtex(rec: dict[str, Any]) -> str:
@@ -177,7 +188,8 @@ def to_line(rec: dict[str, Any]) -> str:
     return f"{authors} ({rec['year']}). {where}. {rec['url']} (accessed {rec['accessed']})."
 
 
-def highwire_tags(rec: dict[str, Any], language: str) -> list[tuple[str, str]]:
+def highwire_tags(rec: dict[str, Any], language: str,
+                  pdf_url: str | None = None) -> list[tuple[str, str]]:
     """(name, content) pairs of the Highwire Press tags Google Scholar reads, in order."""
     tags = [("citation_title", rec["title"])]
     for author in rec["authors"]:
@@ -190,6 +202,8 @@ def highwire_tags(rec: dict[str, Any], language: str) -> list[tuple[str, str]]:
     tags += [("citation_public_url", rec["url"]),
              ("citation_fulltext_html_url", rec["url"]),
              ("citation_language", language)]
+    if pdf_url:
+        tags.append(("citation_pdf_url", pdf_url))
     return tags
 
 
@@ -226,6 +240,7 @@ def read_metadata(app: Sphinx, config: Config) -> None:
     for problem in config_mismatches(meta, config):
         logger.warning(f"[citation] {problem}", **WARN)
     config.html_baseurl = meta["url"]
+    config.copyright = meta["date-released"][:4]
     if not config.ogp_site_url:
         config.ogp_site_url = meta["url"]
     if config.ogp_site_name is None:
@@ -279,6 +294,7 @@ def citation_section(rec: dict[str, Any]) -> nodes.section:
              "Each chapter ends with its own entry for citing just that chapter; the same "
              "metadata is in the repository's CITATION.cff.")
     section += nodes.paragraph(intro, intro)
+    section += version_paragraph(rec)
     section += nodes.rubric("BibTeX", "BibTeX")
     section += _literal(to_bibtex(rec), "bibtex")
     section += nodes.rubric("Formatted", "Formatted")
@@ -294,6 +310,18 @@ def citation_section(rec: dict[str, Any]) -> nodes.section:
     return section
 
 
+def version_paragraph(rec: dict[str, Any]) -> nodes.paragraph:
+    """Which version is being cited, and where that version's text stays readable."""
+    para = nodes.paragraph(classes=["gdl-citation-version"])
+    text = f"This is version {rec['version']} of the book, released {rec['date']}."
+    para += nodes.Text(text)
+    if rec.get("release_url"):
+        para += nodes.Text(" The website and the PDF of every version are archived with its ")
+        para += nodes.reference("release", "release", refuri=rec["release_url"])
+        para += nodes.Text(", so a citation of this version can always be followed to its text.")
+    return para
+
+
 def add_citation_block(app: Sphinx, doctree: nodes.document) -> None:
     docname = app.env.docname
     kind = citable_kind(app, docname)
@@ -305,7 +333,12 @@ def add_citation_block(app: Sphinx, doctree: nodes.document) -> None:
     rec = record(meta, docname, None if kind == "book" else _first_title(doctree), meta["accessed"])
     store[docname] = rec
     top = [n for n in doctree.children if isinstance(n, nodes.section)]
-    (top[-1] if top else doctree).append(citation_section(rec))
+    section = citation_section(rec)
+    if kind == "book":
+        # What sphinx-jupyterbook-latex marks on the preface's own sections (in a transform that
+        # has run by now), so that in the PDF this one too is part of the preface, not a "Part".
+        section["docname"], section["header_level"] = docname, 2
+    (top[-1] if top else doctree).append(section)
 
 
 def _store(env: Any) -> dict[str, dict[str, Any]]:
@@ -333,8 +366,10 @@ def add_meta_tags(app: Sphinx, pagename: str, templatename: str, context: dict[s
     if rec is None:
         return
     language = app.config.language or "en"
+    pdf = getattr(app.config, "book_pdf_file", "")
+    pdf_url = app.config.citation_metadata["url"] + pdf if pdf else None
     tags = "\n".join(f'<meta name="{name}" content="{html.escape(value, quote=True)}" />'
-                     for name, value in highwire_tags(rec, language))
+                     for name, value in highwire_tags(rec, language, pdf_url))
     context["metatags"] = context.get("metatags", "") + "\n" + tags + "\n"
 
 

@@ -6,7 +6,8 @@
    demand, the menu's accessibility explorer and speech rule engine) are copied there from
    ``node_modules/mathjax`` (installed from ``package-lock.json`` by ``npm ci``). They are copied
    into the *output* at build time, never into a source ``_static/`` folder: Jupyter Book injects
-   every ``.js``/``.css`` file found under a source ``_static/`` into every page.
+   every ``.js``/``.css`` file found under a source ``_static/`` into every page. With
+   ``_ext/light_pages.py``, which typesets the math at build time, only the fonts are copied.
 2. **Each inline script once.** Extensions that call ``app.add_js_file(None, body=...)`` after the
    HTML builder was initialised (sphinx-thebe's ``const THEBE_JS_URL = ...``,
    sphinx-togglebutton's ``var togglebuttonSelector = ...``) end up on every page twice under
@@ -84,12 +85,16 @@ def use_local_mathjax(app: Sphinx, config: Config) -> None:
         config.html_favicon = str(HERE / "static" / "favicon.svg")
 
 
+#: What the pages need when the math is typeset at build time (``_ext/light_pages.py``).
+MATHJAX_FONTS = ("output/chtml/fonts/woff-v2",)
+
+
 def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     src = mathjax_source(app)
     dst = Path(app.outdir) / "_static" / MATHJAX_DIR
-    for rel in MATHJAX_FILES:
+    for rel in MATHJAX_FONTS if "light_pages" in app.extensions else MATHJAX_FILES:
         source, target = src / rel, dst / rel
         if source.is_dir():
             shutil.copytree(source, target, dirs_exist_ok=True)

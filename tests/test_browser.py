@@ -278,6 +278,55 @@ class Crawl:
     screenshots: list[Path]
     search: dict
     seconds: float
+    first_visits: dict = field(default_factory=dict)
+    print_facts: dict = field(default_factory=dict)
+
+
+VISIBLE_SEARCH_FIELDS = """() => [...document.querySelectorAll('.search-button-field')]
+  .filter((el) => el.checkVisibility() && el.getBoundingClientRect().width > 0).length"""
+
+#: What must not show when a chapter is printed: the site's chrome around the chapter.
+PRINT_HIDDEN = """() => {
+  const chrome = ['.bd-header', '.bd-sidebar-primary', '.bd-sidebar-secondary', '.bd-header-article',
+                  '.prev-next-footer', '.bd-footer', '.bd-footer-content', '#pst-back-to-top',
+                  '.search-button-field', 'button.copybtn', '.headerlink'];
+  const visible = (el) => el.checkVisibility() && el.getBoundingClientRect().height > 0;
+  return {
+    article: visible(document.querySelector('article.bd-article')),
+    title: [...document.querySelectorAll('article.bd-article h1, #jb-print-docs-body h1')].some(visible),
+    visible: chrome.flatMap((sel) => [...document.querySelectorAll(sel)].filter(visible).map(() => sel)),
+  };
+}"""
+
+
+async def first_visit(browser, base: str, path: str) -> dict:
+    """One page in a profile of its own: empty cache, nothing in localStorage."""
+    ctx = await browser.new_context(viewport=DESKTOP, service_workers="block")
+    page = await ctx.new_page()
+    console, requests = [], []
+    page.on("console", lambda m: m.type == "error" and console.append(m.text))
+    page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        await page.goto(base + path, wait_until="load")
+        await page.evaluate(SETTLE)
+        await page.wait_for_timeout(300)  # late icon/font loads are part of the weight
+        weight = await page.evaluate(WEIGHT)
+        fields = await page.evaluate(VISIBLE_SEARCH_FIELDS)
+    finally:
+        await ctx.close()
+    return {"weight": weight, "console": console, "searchFields": fields, "requests": requests}
+
+
+async def print_chapter(browser, base: str, path: str) -> dict:
+    ctx = await browser.new_context(viewport=DESKTOP)
+    page = await ctx.new_page()
+    try:
+        await page.goto(base + path, wait_until="load")
+        await page.emulate_media(media="print")
+        return await page.evaluate(PRINT_HIDDEN)
+    finally:
+        await ctx.close()
 
 
 def luminance(rgb) -> float:
@@ -389,11 +438,21 @@ async def run_crawl(html: Path, base: str) -> Crawl:
                     await visit(contexts[v.mode, v.device], base, v,
                                 axe=v.device == "desktop", hook=hook)
 
-            await asyncio.gather(search_page(contexts["light", "desktop"]),
-                                 *(run(v, hook) for v, hook in jobs))
+            # The search page in a profile of its own: it stores the searched words in
+            # localStorage, and every later page of the same profile would highlight them
+            # (sphinx_highlight.js), so the other visits would not be first visits.
+            search_ctx = await new_context(browser, "light", "desktop")
+            await asyncio.gather(search_page(search_ctx), *(run(v, hook) for v, hook in jobs))
+            first = {}
+            for path in pages:
+                if redirect_target(html / path) is None:
+                    async with gate:
+                        first[path] = await first_visit(browser, base, path)
+            printed = await print_chapter(browser, base, chapter)
         finally:
             await browser.close()
-    return Crawl(base, pages, visits, figures, weight, screenshots, search, time.perf_counter() - t0)
+    return Crawl(base, pages, visits, figures, weight, screenshots, search, time.perf_counter() - t0,
+                 first, printed)
 
 
 @pytest.fixture(scope="module")
@@ -424,6 +483,9 @@ def write_report(c: Crawl) -> None:
         "seconds": round(c.seconds, 1),
         "pages": c.pages,
         "chapter_page_weight": {"page": f"{CHAPTER}.html", **c.weight},
+        "first_visit_page_weights": {p: f["weight"] for p, f in c.first_visits.items()},
+        "first_visit_console": {p: f["console"] for p, f in c.first_visits.items()},
+        "print": c.print_facts,
         "figures_dark": c.figures,
         "search": c.search,
         "screenshots": [str(p) for p in c.screenshots],
@@ -491,8 +553,10 @@ def test_every_image_loads(crawl):
 def test_math_is_typeset_with_the_network_off(crawl):
     chapter = next(v for v in crawl.visits if v.page == f"{CHAPTER}.html")
     assert chapter.facts["math"] > 10
-    assert any(u.split("?")[0].endswith("_static/mathjax/tex-chtml.js") for u in chapter.requests)
-    assert any(u.endswith(".woff") for u in chapter.requests)  # MathJax's fonts came from the site too
+    # Typeset at build time (_ext/light_pages.py): MathJax's CSS and fonts, no MathJax script.
+    assert any(u.split("?")[0].endswith("_static/mathjax-chtml.css") for u in chapter.requests)
+    assert not any("mathjax" in u and u.split("?")[0].endswith(".js") for u in chapter.requests)
+    assert any(u.endswith(".woff") and "/mathjax/" in u for u in chapter.requests)
     assert not problems(crawl, lambda v: v.facts.get("untypeset"))
     assert not problems(crawl, lambda v: v.facts.get("mathErrors"))
 
@@ -549,6 +613,33 @@ def test_chapter_screenshots_are_saved(crawl):
                            for m in ("light", "dark") for full in ("", "-full"))
     for p in crawl.screenshots:
         assert p.stat().st_size > 10_000, p
+
+
+#: Bytes over the wire for one page, first visit (issue 12: 4.0 MB before, 1.5 MB allowed).
+PAGE_BUDGET = 1_500_000
+
+
+def test_first_visit_has_no_console_error_and_every_page_is_within_budget(crawl):
+    """Every page in a fresh browser profile (no localStorage, empty cache), as a first-time
+    reader: no console error, one visible search field, and at most PAGE_BUDGET bytes."""
+    first = crawl.first_visits
+    assert sorted(first) == sorted(v.page for v in content_visits(crawl) if v.device == "desktop"
+                                   and v.mode == "light")
+    lines = []
+    for page, f in sorted(first.items()):
+        lines.append(f"{page:32s} {f['weight']['total'] / 1e6:5.2f} MB in {f['weight']['files']} files")
+    print("\nfirst-visit page weights:\n" + "\n".join(lines))
+    assert not {p: f["console"] for p, f in first.items() if f["console"]}
+    assert not {p: f["searchFields"] for p, f in first.items() if f["searchFields"] != 1}
+    over = {p: f["weight"]["total"] for p, f in first.items() if f["weight"]["total"] > PAGE_BUDGET}
+    assert not over, over
+    assert not any("fontawesome.js" in u for f in first.values() for u in f["requests"])
+
+
+def test_printing_a_chapter_prints_just_the_chapter(crawl):
+    p = crawl.print_facts
+    assert p["article"] and p["title"]
+    assert p["visible"] == [], p["visible"]
 
 
 def test_chapter_page_weight_is_reported(crawl):

@@ -246,7 +246,9 @@ def test_chapter_head_has_highwire_and_opengraph_tags(book, docname):
     assert meta_tags(s, "citation_public_url") == [url]
     assert meta_tags(s, "citation_fulltext_html_url") == [url]
     assert meta_tags(s, "citation_language") == [s.find("html")["lang"]]
-    assert meta_tags(s, "citation_pdf_url") == []  # the book has no PDF
+    # The whole book as one PDF (_ext/book_pdf.py), at the site's root.
+    pdf = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]["book_pdf_file"]
+    assert meta_tags(s, "citation_pdf_url") == [META["url"] + pdf]
     assert og(s, "og:url") == url
     assert og(s, "og:title") == h1_text(s)
     assert og(s, "og:site_name") == META["title"]

@@ -1,0 +1,286 @@
+"""Readers anywhere (issue 12): the book as one PDF, the chapters as notebooks that run in a fresh
+environment (Colab), Binder's environment, and the workflow that publishes them.
+
+The PDF and the notebooks come from the session's build (``tests/book_build.py``: the website,
+then the PDF). Marked ``book``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from book_build import REPO, Build, session_build, toc_docnames
+
+pytestmark = pytest.mark.book
+
+bs4 = pytest.importorskip("bs4")
+CONFIG = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+REPO_URL = CONFIG["repository"]["url"]
+PDF_NAME = CONFIG["sphinx"]["config"]["book_pdf_file"]
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> Build:
+    return session_build(tmp_path_factory)
+
+
+def is_notebook(docname: str) -> bool:
+    head = (REPO / f"{docname}.md").read_text(encoding="utf-8")[:400]
+    return head.startswith("---") and "jupytext:" in head
+
+
+NOTEBOOKS = [d for d in toc_docnames() if is_notebook(d)]
+
+
+def h1(book: Build, docname: str) -> str:
+    s = bs4.BeautifulSoup(book.page(docname), "html.parser")
+    return " ".join(s.find("article").find("h1").get_text().replace("#", "").split())
+
+
+# ------------------------------------------------------------------------------------------------
+# the PDF
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf(book):
+    from pypdf import PdfReader
+
+    path = book.html / PDF_NAME
+    assert path.is_file(), "the PDF build did not copy the PDF into the website"
+    reader = PdfReader(path)
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    print(f"\n{PDF_NAME}: {len(reader.pages)} pages, {path.stat().st_size / 1e6:.2f} MB, "
+          f"built in {book.pdf.seconds:.1f} s after the website")
+    return reader, " ".join(text.split())
+
+
+def test_pdf_has_every_chapter_numbered(book, pdf):
+    reader, text = pdf
+    assert len(reader.pages) > 50
+    for docname in toc_docnames()[1:]:
+        assert h1(book, docname) in text, docname
+    # Chapters are numbered (LaTeX's \chapter, continuously through the parts of _toc.yml).
+    outline = [o.title for o in reader.outline if not isinstance(o, list)]
+    captions = [part["caption"] for part in yaml.safe_load((REPO / "_toc.yml").read_text())["parts"]]
+    assert [re.sub(r"^[IVX]+\s+", "", t) for t in outline] == captions, outline
+    # The table of contents numbers the chapters in the order of _toc.yml.
+    for number, docname in enumerate(toc_docnames()[1:], start=1):
+        title = re.escape(h1(book, docname))
+        assert re.search(rf"\b{number}\s+{title}", text), (number, docname)
+
+
+def test_pdf_shows_a_computed_number_from_every_chapter(book, pdf):
+    _, text = pdf
+    for docname in NOTEBOOKS:
+        s = bs4.BeautifulSoup(book.page(docname), "html.parser")
+        glued = [" ".join(el.get_text().split()) for el in s.select("article .pasted-text")]
+        glued = [g for g in glued if len(g) >= 3]
+        if not glued:
+            continue
+        assert any(g in text for g in glued), f"{docname}: none of {glued[:5]} in the PDF"
+
+
+def test_pdf_has_the_bibliography_and_no_unresolved_reference(book, pdf):
+    from pybtex.database import parse_file
+
+    _, text = pdf
+    assert "??" not in text
+    bib = parse_file(str(REPO / "references.bib"))
+    refs = bs4.BeautifulSoup(book.page("book/references"), "html.parser")
+    cited = {a["id"] for a in refs.select("[id]")}
+    assert cited
+    for key, entry in bib.entries.items():
+        title = re.sub(r"[{}]", "", entry.fields["title"]).replace("--", "–").split(":")[0]
+        if title.lower() in " ".join(refs.get_text().split()).lower():
+            assert title.split()[0] in text, key
+    assert "Bibliography" in text or "References" in text
+
+
+def test_html_tables_of_outputs_are_tables_in_the_pdf(book):
+    tex = (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
+    assert "IPython.core.display.HTML object" not in tex
+    assert "\\begin{tabulary}" in tex or "\\begin{longtable}" in tex or "\\begin{tabular}" in tex
+
+
+def test_highwire_pdf_url_points_at_the_pdf(book):
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))
+    s = bs4.BeautifulSoup(book.page("book/tensors"), "html.parser")
+    assert [m["content"] for m in s.find_all("meta", attrs={"name": "citation_pdf_url"})] == [
+        cff["url"] + PDF_NAME]
+
+
+# ------------------------------------------------------------------------------------------------
+# the notebooks
+# ------------------------------------------------------------------------------------------------
+
+INSTALL = re.compile(r'^%pip install --quiet "gdlinalg\[plot\] @ git\+(?P<repo>\S+)@(?P<ref>[^"]+)" '
+                     r'"myst-nb==[\d.]+"$', re.M)
+
+
+def reader_notebook(book: Build, docname: str) -> dict:
+    return json.loads((book.root / "_build" / "notebooks" / f"{docname}.ipynb").read_text())
+
+
+def test_every_notebook_chapter_has_a_notebook_with_an_install_cell(book):
+    index = json.loads((book.root / "_build" / "notebooks" / "index.json").read_text())
+    assert sorted(index["notebooks"]) == sorted(f"{d}.ipynb" for d in NOTEBOOKS)
+    for docname in NOTEBOOKS:
+        nb = reader_notebook(book, docname)
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        m = INSTALL.search("".join(code[0]["source"]))
+        assert m, docname
+        assert m["repo"] == REPO_URL and m["ref"] == index["ref"]
+        # The chapter's own cells follow, exactly the cells the website executed.
+        executed = json.loads((book.root / "_build" / "jupyter_execute" / f"{docname}.ipynb").read_text())
+        ours = ["".join(c["source"]).strip() for c in code[1:]]
+        theirs = ["".join(c["source"]).strip() for c in executed["cells"] if c["cell_type"] == "code"]
+        assert ours == theirs, docname
+        assert all(not c.get("outputs") for c in code)
+        assert nb["cells"][0]["cell_type"] == "markdown"  # a note that links the chapter online
+        assert f"{docname}.html" in "".join(nb["cells"][0]["source"])
+
+
+#: The fresh environment's processes see nothing of this one's (a PYTHONPATH pointing at a
+#: checkout would hand them gdlinalg).
+ISOLATED = {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTHONHOME": ""}
+
+
+def _isolated_env() -> dict[str, str]:
+    import os
+    return {k: v for k, v in os.environ.items() if k not in ISOLATED} | {"PYTHONNOUSERSITE": "1"}
+
+
+def _fresh_env(root: Path) -> Path:
+    """A virtual environment with the book's numerical pins and a kernel, and no gdlinalg."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(root)
+    python = root / "bin" / "python"
+    pins = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()
+            if re.match(r"^(torch|numpy|matplotlib)==", line)]
+    subprocess.run([python, "-m", "pip", "install", "--quiet", *pins, "ipykernel"], check=True,
+                   timeout=900, env=_isolated_env())
+    # (from a directory without the package: ``python -c`` puts the working directory on sys.path)
+    probe = subprocess.run([python, "-c", "import gdlinalg"], capture_output=True, env=_isolated_env(),
+                           cwd=root)
+    assert probe.returncode != 0, "gdlinalg must arrive only through the notebook's first cell"
+    return python
+
+
+def test_generated_notebooks_run_top_to_bottom_in_a_fresh_environment(book, tmp_path):
+    """As in Colab: a fresh Python in which gdlinalg comes only from the first cell, here pointed
+    at this checkout (git+file://localhost/..., the commit of HEAD: pip parses no git+file:/// URL)
+    instead of GitHub."""
+    import nbformat
+    import zmq
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the git checkout (the install cell installs from git)")
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    t0 = time.perf_counter()
+    python = _fresh_env(tmp_path / "venv")
+    # A kernelspec for the fresh environment, outside every Jupyter path of this one.
+    kernels = tmp_path / "kernels"
+    (kernels / "fresh").mkdir(parents=True)
+    (kernels / "fresh" / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fresh", "language": "python",
+        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+        "metadata": {"supported_encryption": ["curve"]}}))
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
+    print(f"\nfresh environment: {time.perf_counter() - t0:.0f} s")
+    times = {}
+    for docname in NOTEBOOKS:
+        nb = nbformat.reads((book.root / "_build" / "notebooks" / f"{docname}.ipynb").read_text(),
+                            as_version=4)
+        install = next(c for c in nb.cells if c.cell_type == "code")
+        install.source = INSTALL.sub(
+            lambda m: m[0].replace(f"git+{m['repo']}@{m['ref']}", f"git+file://localhost{REPO}@{head}"),
+            install.source)
+        assert f"git+file://localhost{REPO}@{head}" in install.source
+        workdir = tmp_path / "run" / docname
+        workdir.mkdir(parents=True)
+        # Encrypted, as in the build (_ext/gdlinalg_book.py): no "running over TCP" warning.
+        km = AsyncKernelManager(kernel_name="fresh", kernel_spec_manager=ksm,
+                                transport_encryption="auto" if zmq.has("curve") else "disabled")
+        client = NotebookClient(nb, km=km, kernel_name="fresh", timeout=600,
+                                resources={"metadata": {"path": str(workdir)}})
+        t1 = time.perf_counter()
+        client.execute()
+        times[docname] = time.perf_counter() - t1
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, (docname, errors[:1])
+        where = subprocess.run([python, "-c", "import gdlinalg, sys; print(gdlinalg.__file__)"],
+                               capture_output=True, text=True, check=True,
+                               env=_isolated_env(), cwd=workdir).stdout
+        assert "site-packages" in where and str(REPO) not in where  # installed by the cell
+    print("notebook execution in the fresh environment: "
+          + ", ".join(f"{d.split('/')[-1]} {s:.0f} s" for d, s in times.items()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Binder and the publishing workflow (no build needed)
+# ------------------------------------------------------------------------------------------------
+
+
+def _pins(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", line)
+        if m:
+            out[m[1].lower()] = m[2]
+    return out
+
+
+@pytest.mark.parametrize("name", ["numpy", "matplotlib", "jupytext"])
+def test_binder_pins_match_the_book(name):
+    assert _pins(REPO / "binder" / "requirements.txt")[name] == _pins(REPO / "requirements.txt")[name]
+
+
+def test_binder_installs_cpu_torch_jupytext_and_the_package():
+    reqs = (REPO / "binder" / "requirements.txt").read_text()
+    binder, book_pins = _pins(REPO / "binder" / "requirements.txt"), _pins(REPO / "requirements.txt")
+    assert binder["torch"] == book_pins["torch"].split("+")[0] + "+cpu"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in reqs
+    from importlib.metadata import version
+    assert binder["myst-nb"] == version("myst-nb")  # the chapters' glue, as in the build
+    assert (REPO / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    post = (REPO / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps" in post and "jupytext-config set-default-viewer" in post
+    assert (REPO / "binder" / "postBuild").stat().st_mode & 0o111
+
+
+def test_book_workflow_publishes_notebooks_and_releases_with_job_scoped_write():
+    wf = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    on = wf.get("on", wf.get(True))
+    assert "v*" in on["push"]["tags"]
+    assert wf["permissions"] == {"contents": "read"}
+    jobs = wf["jobs"]
+    assert "permissions" not in jobs["build"]
+    runs = "\n".join(s.get("run", "") for s in jobs["build"]["steps"])
+    assert "jupyter-book build --builder pdflatex -W -n --keep-going ." in runs
+    assert "texlive-xetex" in runs and "latexmk" in runs
+    for job in ("notebooks", "release"):
+        assert jobs[job]["permissions"] == {"contents": "write"}, job
+        assert jobs[job]["needs"] == "build"
+    assert "refs/heads/main" in jobs["notebooks"]["if"]
+    push = "\n".join(s.get("run", "") for s in jobs["notebooks"]["steps"])
+    assert "HEAD:notebooks" in push
+    assert "refs/tags/v" in jobs["release"]["if"]
+    release = "\n".join(s.get("run", "") for s in jobs["release"]["steps"])
+    assert "gh release upload" in release
+    archive = "\n".join(s.get("run", "") for s in jobs["build"]["steps"])
+    assert "site.tar.gz" in archive and ".pdf" in archive
