@@ -216,8 +216,9 @@ def plot_curves(
 
     Parameters
     ----------
-    curves : dict of str to sequence or (sequence, sequence)
-        Legend label to the values ``y`` (plotted against ``1, 2, ...``) or to a pair ``(x, y)``.
+    curves : dict
+        Legend label (str) to the values ``y`` (plotted against ``1, 2, ...``) or to a pair
+        ``(x, y)``.
         Tensors, arrays and lists are accepted. Non-positive values are not shown on a log axis.
     xlabel, ylabel : str, keyword-only
         Axis labels.
@@ -227,7 +228,7 @@ def plot_curves(
         Logarithmic axes (default: linear x, logarithmic y).
     title, legend_title : str, optional, keyword-only
         Axes title and legend title.
-    styles : dict of str to dict, optional, keyword-only
+    styles : dict, optional, keyword-only
         Extra keyword arguments for ``Axes.plot`` per label, e.g. ``{"theory": {"ls": "--"}}``.
 
     Returns
