@@ -339,7 +339,15 @@ def add_meta_tags(app: Sphinx, pagename: str, templatename: str, context: dict[s
     language = app.config.language or "en"
     tags = "\n".join(f'<meta name="{name}" content="{html.escape(value, quote=True)}" />'
                      for name, value in highwire_tags(rec, language))
-    context["metatags"] = context.get("metatags", "") + "\n" + tags + "\n"
+    metatags = context.get("metatags", "")
+    # sphinxext-opengraph titles a numbered chapter "7. Title"; a link preview, like the
+    # citation, shows the title alone (the number is navigation and changes when chapters move).
+    metatags = _OG_TITLE.sub(lambda m: m.group(1) + html.escape(rec["title"], quote=True) + m.group(2),
+                             metatags)
+    context["metatags"] = metatags + "\n" + tags + "\n"
+
+
+_OG_TITLE = re.compile(r'(<meta property="og:title" content=")[^"]*(" />)')
 
 
 def _relative(old: str, new: str) -> str:
@@ -437,7 +445,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", add_citation_block, priority=400)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
-    app.connect("html-page-context", add_meta_tags)
+    app.connect("html-page-context", add_meta_tags, priority=600)  # after sphinxext-opengraph
     app.connect("build-finished", write_outputs)
     app.add_css_file("gdlinalg-citation.css")
     app.add_js_file("gdlinalg-citation.js")
