@@ -22,8 +22,11 @@ repository and site URL) is written:
 4. **The footer's year** (``copyright``) is the year of ``date-released``, the year every
    citation gives; ``_config.yml`` does not set it.
 5. **Redirects**: ``citation_redirects`` maps an old page (``book/old-name``) to a current
-   document (``book/new-name``); an HTML page with a meta refresh and a canonical link is written
-   at the old address, so that old citations keep working after a chapter is renamed.
+   document (``book/new-name``), or, for a chapter that was split, to the list of documents it
+   became (the first is the main successor); an HTML page with a meta refresh and a canonical link
+   to the first is written at the old address, so that old citations keep working after a chapter
+   is renamed or split. For a split chapter, a small script sends a link to a section (``#anchor``)
+   to whichever successor now holds that anchor.
 
 The access date in the blocks is the build date (``SOURCE_DATE_EPOCH`` if set); a small script
 replaces it by the reader's date when the page is viewed, so a copied reference says when the
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import json
 import os
 import posixpath
 import re
@@ -370,13 +374,36 @@ def add_meta_tags(app: Sphinx, pagename: str, templatename: str, context: dict[s
     pdf_url = app.config.citation_metadata["url"] + pdf if pdf else None
     tags = "\n".join(f'<meta name="{name}" content="{html.escape(value, quote=True)}" />'
                      for name, value in highwire_tags(rec, language, pdf_url))
-    context["metatags"] = context.get("metatags", "") + "\n" + tags + "\n"
+    metatags = context.get("metatags", "")
+    # sphinxext-opengraph titles a numbered chapter "7. Title"; a link preview, like the
+    # citation, shows the title alone (the number is navigation and changes when chapters move).
+    metatags = _OG_TITLE.sub(lambda m: m.group(1) + html.escape(rec["title"], quote=True) + m.group(2),
+                             metatags)
+    context["metatags"] = metatags + "
+" + tags + "
+"
 
 
-def redirect_html(old: str, new: str, meta: dict[str, Any], title: str) -> str:
-    rel = posixpath.relpath(new + ".html", posixpath.dirname(old) or ".")
+_OG_TITLE = re.compile(r'(<meta property="og:title" content=")[^"]*(" />)')
+
+
+def _relative(old: str, new: str) -> str:
+    return posixpath.relpath(new + ".html", posixpath.dirname(old) or ".")
+
+
+def redirect_html(old: str, new: str, meta: dict[str, Any], title: str,
+                  anchors: dict[str, str] | None = None) -> str:
+    """The page written at ``old``: forwards to ``new``, or, for an ``#anchor`` listed in
+    ``anchors`` (anchor -> document), to the document that holds that anchor."""
+    rel = _relative(old, new)
     canonical = html.escape(page_url(meta, new), quote=True)
     rel_e, title_e = html.escape(rel, quote=True), html.escape(title)
+    where = {a: _relative(old, doc) for a, doc in sorted((anchors or {}).items())}
+    # json.dumps writes a valid JS object literal; "</" is escaped so no value can end the script.
+    table = json.dumps(where, ensure_ascii=True).replace("</", "<\\/")
+    script = (f"var moved = {table};\n"
+              "var anchor = decodeURIComponent(location.hash.slice(1));\n"
+              f"location.replace((moved[anchor] || {json.dumps(rel)}) + location.hash);")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -385,7 +412,9 @@ def redirect_html(old: str, new: str, meta: dict[str, Any], title: str) -> str:
 <link rel="canonical" href="{canonical}" />
 <meta name="robots" content="noindex" />
 <meta http-equiv="refresh" content="0; url={rel_e}" />
-<script>location.replace({rel!r} + location.hash);</script>
+<script>
+{script}
+</script>
 </head>
 <body>
 <p>This page has moved to <a href="{rel_e}">{title_e}</a> ({canonical}).</p>
@@ -403,18 +432,42 @@ def write_outputs(app: Sphinx, exception: Exception | None) -> None:
         target = outdir / (docname + ".bib")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(to_bibtex(rec), encoding="utf-8")
-    for old, new in (app.config.citation_redirects or {}).items():
+    for old, targets in (app.config.citation_redirects or {}).items():
         old = old.removesuffix(".html").strip("/")
-        if new not in app.env.found_docs:
-            logger.warning(f"[citation] redirect {old!r} -> {new!r}: no such document", **WARN)
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        missing = [t for t in targets if t not in app.env.found_docs]
+        if not targets or missing:
+            logger.warning(f"[citation] redirect {old!r} -> {missing or targets!r}: no such document",
+                           **WARN)
             continue
         if old in app.env.found_docs:
             logger.warning(f"[citation] redirect {old!r}: a document of that name exists", **WARN)
             continue
+        new = targets[0]
         title = clean_astext(app.env.titles[new]) if new in app.env.titles else new
         path = outdir / (old + ".html")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(redirect_html(old, new, meta, title), encoding="utf-8")
+        anchors = split_anchors(outdir, targets)
+        path.write_text(redirect_html(old, new, meta, title, anchors), encoding="utf-8")
+
+
+_ID = re.compile(r'\sid="([^"]+)"')
+
+
+def split_anchors(outdir: Path, targets: list[str]) -> dict[str, str]:
+    """For a chapter split into ``targets``: each anchor (``id``) of a later part that the first
+    part does not have, mapped to that part. Ids every page shares (the theme's) stay with the first."""
+    def ids(doc: str) -> set[str]:
+        page = outdir / (doc + ".html")
+        return set(_ID.findall(page.read_text(encoding="utf-8"))) if page.is_file() else set()
+
+    seen = ids(targets[0])
+    moved: dict[str, str] = {}
+    for doc in targets[1:]:
+        for anchor in sorted(ids(doc) - seen):
+            moved[anchor] = doc
+        seen |= set(moved)
+    return moved
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -429,7 +482,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", add_citation_block, priority=400)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
-    app.connect("html-page-context", add_meta_tags)
+    app.connect("html-page-context", add_meta_tags, priority=600)  # after sphinxext-opengraph
     app.connect("build-finished", write_outputs)
     app.add_css_file("gdlinalg-citation.css")
     app.add_js_file("gdlinalg-citation.js")

@@ -27,7 +27,7 @@ from ._impl.result import Result
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["style", "plot_history", "plot_singular_values"]
+__all__ = ["style", "use_style", "plot_history", "plot_curves", "plot_singular_values"]
 
 _STYLE = {
     "figure.facecolor": "white",
@@ -66,6 +66,35 @@ def style() -> Iterator[None]:
 
     with plt.rc_context(_STYLE):
         yield
+
+
+#: What :func:`use_style` adds for a whole notebook: a sharper default resolution and grid lines.
+_NOTEBOOK = {"figure.dpi": 100, "axes.grid": True}
+
+
+def use_style() -> None:
+    """Apply the package's light-on-white style, with grid lines, to every later figure.
+
+    For a notebook or a book chapter: one call at the top instead of a block of ``rcParams``.
+    :func:`style` does the same for the figures made inside a ``with`` block only.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from gdlinalg import plotting
+    >>> with plt.rc_context():            # (restores the previous style afterwards)
+    ...     plotting.use_style()
+    ...     fig, ax = plt.subplots()
+    ...     plt.rcParams["axes.grid"], fig.get_facecolor()
+    (True, (1.0, 1.0, 1.0, 1.0))
+    """
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({**_STYLE, **_NOTEBOOK})
 
 
 def _axes(ax: "Axes | None") -> "Axes":
@@ -165,6 +194,88 @@ def plot_history(
     if title is not None:
         ax.set_title(title)
     _finish(ax, legend=True)
+    return ax
+
+
+def plot_curves(
+    curves: dict,
+    *,
+    xlabel: str,
+    ylabel: str,
+    ax: "Axes | None" = None,
+    logx: bool = False,
+    logy: bool = True,
+    title: str | None = None,
+    legend_title: str | None = None,
+    styles: dict | None = None,
+) -> "Axes":
+    """Plot several labelled curves on one set of axes, log-scaled in y by default.
+
+    The figures of the book compare methods, matrices or parameters curve by curve; this is the
+    boilerplate they share (axes, labels, log scales, legend, white background).
+
+    Parameters
+    ----------
+    curves : dict
+        Legend label (str) to the values ``y`` (plotted against ``1, 2, ...``) or to a pair
+        ``(x, y)``.
+        Tensors, arrays and lists are accepted. Non-positive values are not shown on a log axis.
+    xlabel, ylabel : str, keyword-only
+        Axis labels.
+    ax : matplotlib.axes.Axes, optional, keyword-only
+        Axes to draw on; a new white figure by default.
+    logx, logy : bool, keyword-only
+        Logarithmic axes (default: linear x, logarithmic y).
+    title, legend_title : str, optional, keyword-only
+        Axes title and legend title.
+    styles : dict, optional, keyword-only
+        Extra keyword arguments for ``Axes.plot`` per label, e.g. ``{"theory": {"ls": "--"}}``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``curves`` is empty or a pair ``(x, y)`` has different lengths.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gdlinalg.plotting import plot_curves
+    >>> k = torch.arange(1, 21)
+    >>> ax = plot_curves({"0.5^k": 0.5**k, "0.9^k": (k, 0.9**k)}, xlabel="k", ylabel="error",
+    ...                  styles={"0.9^k": {"ls": "--"}})
+    >>> ax.get_yscale(), [t.get_text() for t in ax.get_legend().get_texts()]
+    ('log', ['0.5^k', '0.9^k'])
+    """
+    import numpy as np
+
+    if not curves:
+        raise ValueError("expected at least one curve")
+    ax = _axes(ax)
+    styles = styles or {}
+    for label, data in curves.items():
+        if isinstance(data, tuple) and len(data) == 2:
+            x, y = (np.asarray(torch.as_tensor(v, dtype=torch.float64)) for v in data)
+            if x.shape != y.shape:
+                raise ValueError(f"curve {label!r}: x has shape {x.shape}, y has shape {y.shape}")
+        else:
+            y = np.asarray(torch.as_tensor(data, dtype=torch.float64))
+            x = np.arange(1, y.size + 1)
+        if logy:
+            y = np.where(y > 0, y, np.nan)
+        ax.plot(x, y, label=label, **styles.get(label, {}))
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    _finish(ax, legend=True)
+    if legend_title is not None:
+        ax.get_legend().set_title(legend_title)
     return ax
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import statistics
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import book_stats
 from book_build import REPO, Build, build, copy_book, session_build, toc_docnames
 
 pytestmark = pytest.mark.book
@@ -174,6 +176,27 @@ def test_glued_numbers_are_in_the_prose(book):
         assert len(pasted) >= n_refs, f"{docname}: {len(pasted)} of {n_refs} glued values shown"
 
 
+def test_every_bibliography_entry_is_cited():
+    from pybtex.database import parse_file
+
+    entries = set(parse_file(str(REPO / "references.bib")).entries)
+    uncited = entries - cited_keys()
+    assert not uncited, f"entries no chapter cites (cite them or drop them): {sorted(uncited)}"
+    assert ":all:" not in (REPO / "book" / "references.md").read_text(encoding="utf-8")
+
+
+def test_bibliography_years_are_numbers_and_the_style_tells_them_apart(book):
+    from pybtex.database import parse_file
+
+    bib = parse_file(str(REPO / "references.bib"))
+    assert all(e.fields["year"].isdigit() for e in bib.entries.values() if "year" in e.fields)
+    intro = " ".join(article(book.page("book/intro")).get_text().split())
+    labels = re.findall(r"Wittmann, (2020[a-z])", intro)
+    assert len(labels) == len(set(labels)) >= 5, labels   # five different works, five labels
+    refs = " ".join(article(book.page("book/references")).get_text().split())
+    assert "Fernández del Río" in refs and "J. F. del Río" not in refs
+
+
 def test_solutions_hidden_by_default(book):
     for docname in ("book/tensors", "book/derivatives"):
         a = article(book.page(docname))
@@ -264,6 +287,124 @@ def test_reproducibility_page_has_versions_and_timings(book):
     assert "torch" in text and "jupyter-book" in text
     for docname in ("book/tensors", "book/derivatives"):
         assert docname in text  # a row of the execution table
+
+
+# ------------------------------------------------------------------------------------------------
+# a chapter a reader wants to read (issue 11)
+# ------------------------------------------------------------------------------------------------
+
+WORD_BUDGET = 2500        # words of prose: one sitting (DEVELOPERS.md)
+MEDIAN_VISIBLE_LINES = 15  # median visible code cell
+CHAPTERS = book_stats.chapters()
+
+
+def test_reading_time_counts_prose_only():
+    html = ('<article><h1>T</h1><p>one two three <span class="math">\\(x^2\\)</span></p>'
+            '<div class="cell_input"><pre>print("not prose")</pre></div>'
+            '<div class="cell_output"><pre>output</pre></div>'
+            '<div class="solution dropdown admonition"><p>hidden solution words</p></div>'
+            '<section id="cite-this-chapter"><p>cite words</p></section>'
+            '<figure><figcaption><p>Fig. 1.1 caption words</p></figcaption></figure></article>')
+    # T, one, two, three, the formula (one word), and the caption: Fig., 1.1, caption, words.
+    assert book_stats.prose_words(html) == 9
+    assert book_stats.reading_time.minutes(201, 200) == 2
+    assert 'data-words="2,500"' not in book_stats.reading_time.reading_time_html(2500, 200)
+    assert "about 13 minutes (2,500 words" in book_stats.reading_time.reading_time_html(2500, 200)
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_is_one_sitting_and_says_how_long(book, docname):
+    a = article(book.page(docname))
+    words = book_stats.prose_words(book.page(docname))
+    assert words <= WORD_BUDGET, f"{docname}: {words} words of prose (budget {WORD_BUDGET})"
+    line = a.find("p", class_="gdl-reading-time")
+    assert line is not None, f"{docname}: no reading time"
+    assert line.find_previous_sibling() is not None and line.find_previous_sibling().name == "h1"
+    assert int(line["data-words"]) == words  # the number on the page is the tested number
+    assert f"({words:,} words of prose)" in line.get_text()
+
+
+def test_reference_pages_have_no_reading_time(book):
+    for docname in ("book/intro", "book/api", "book/glossary", "book/references"):
+        assert 'class="gdl-reading-time"' not in book.page(docname), docname
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_visible_code_is_short_and_bookkeeping_hidden(book, docname):
+    source = (REPO / f"{docname}.md").read_text(encoding="utf-8")
+    lines = book_stats.visible_code_lines(source)
+    assert lines and statistics.median(lines) <= MEDIAN_VISIBLE_LINES, (docname, lines)
+    # No glue(...) or assert in any code a reader can see or open (hidden-input cells included).
+    for cell in article(book.page(docname)).select("div.cell_input"):
+        code = cell.get_text()
+        assert "glue(" not in code, f"{docname}: visible glue\n{code}"
+        assert not re.search(r"^\s*assert\b", code, re.M), f"{docname}: visible assert\n{code}"
+
+
+def test_bookkeeping_detector_sees_tags():
+    source = ("```{code-cell} ipython3\nx = 1\n```\n"
+              "```{code-cell} ipython3\n:tags: [remove-cell]\nglue('x', x)\n```\n"
+              "```{code-cell} ipython3\n---\ntags: [hide-input]\nmystnb:\n  image:\n    alt: a\n---\n"
+              "plot()\nplot()\n```\n"
+              "```{code-cell} ipython3\n---\nmystnb:\n  markdown_format: gfm\n---\na = 1\nb = 2\n```\n")
+    assert book_stats.visible_code_lines(source) == [1, 2]
+
+
+def test_no_page_renders_raw_tex(book):
+    assert book_stats.raw_tex("<article><p>a <span class=\"math\">\\(\\kappa\\)</span></p></article>") == []
+    assert book_stats.raw_tex("<article><p>SGD, \\eta_* and $U\\in\\mathrm{St}(m,k)$</p></article>")
+    checked = 0
+    for page in book.html.rglob("*.html"):
+        if page.parent.name == "_static" or "_modules" in page.parts:
+            continue
+        found = book_stats.raw_tex(page.read_text(encoding="utf-8"))
+        assert not found, f"{page.relative_to(book.html)} shows raw TeX: {found[:5]}"
+        checked += 1
+    assert checked >= len(CHAPTERS)
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_figures_and_exercises_are_numbered_per_chapter(book, docname):
+    a = article(book.page(docname))
+    number = a.find("h1").find("span", class_="section-number").get_text().strip().rstrip(".")
+    captions = [" ".join(c.get_text().split()) for c in a.select("figure figcaption")]
+    for i, caption in enumerate(c for c in captions if c.startswith("Fig.")):
+        assert caption.startswith(f"Fig. {number}.{i + 1} "), (docname, caption)
+    titles = [" ".join(t.get_text().split()) for t in a.select(".exercise p.admonition-title")]
+    assert titles and all(t.startswith(f"Exercise {number}.{i + 1}") for i, t in enumerate(titles)), titles
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_exercises_derive_predict_and_hide_solutions(book, docname):
+    a = article(book.page(docname))
+    exercises, solutions = a.select(".exercise"), a.select(".solution")
+    assert len(exercises) >= 4, f"{docname}: {len(exercises)} exercises"
+    assert len(solutions) == len(exercises) and all("dropdown" in s["class"] for s in solutions)
+    titles = [" ".join(e.select_one("p.admonition-title").get_text().split()) for e in exercises]
+    assert any("(Predict, then run)" in t for t in titles), titles
+    assert any("(Derivation)" in t or "(Open question)" in t for t in titles), titles
+
+
+def test_every_glossary_term_is_used_and_defined_once():
+    terms = book_stats.glossary_terms()
+    assert len(terms) == len(set(terms)) >= 40
+    sources = " ".join((REPO / f"{d}.md").read_text(encoding="utf-8") for d in toc_docnames())
+    linked = set(re.findall(r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`", sources))
+    assert set(terms) <= linked, f"glossary terms never linked: {sorted(set(terms) - linked)}"
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_glossary_terms_are_linked_at_first_use(book, docname):
+    missing = book_stats.first_uses_unlinked(book.page(docname), book_stats.glossary_terms())
+    assert not missing, f"{docname}: first use not linked to the glossary: {missing}"
+
+
+def test_first_use_detector():
+    html = ("<article><p>The <a href=\"toolkit.html\">condition number chapter</a> and the "
+            "<a href=\"glossary.html#term-condition-number\">condition number</a>, and Hilbert "
+            "matrices.</p><p>A <a href=\"glossary.html#term-Hilbert-matrix\">Hilbert matrix</a>.</p>"
+            "</article>")
+    assert book_stats.first_uses_unlinked(html, ["condition number", "Hilbert matrix"]) == ["Hilbert matrix"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Key facts of the chapters "Gradient descent and PyTorch optimizers" and "The matrix inverse".
+"""Key facts of the chapters on gradient descent and on the matrix inverse (recipe and methods).
 
 The first group checks, through the package, the facts the chapters' prose rests on (fast). The
 second group (marked ``book``) checks the built chapters' HTML, from the session's one strict build
@@ -159,8 +159,8 @@ def _article(root: Path, docname: str):
 @pytest.mark.book
 @pytest.mark.parametrize("docname, figures", [
     ("book/gradient-descent", ["fig-gd-rate-vs-lr", "fig-gd-rate-vs-kappa", "fig-gd-optimizers"]),
-    ("book/inverse", ["fig-blog-losses", "fig-inv-rates", "fig-inv-optimizers", "fig-inv-cgls",
-                      "fig-inv-newton-schulz", "fig-inv-hilbert", "fig-inv-pinv-growth"]),
+    ("book/inverse-recipe", ["fig-blog-losses", "fig-inv-rates", "fig-inv-optimizers"]),
+    ("book/inverse-methods", ["fig-inv-cgls", "fig-inv-newton-schulz", "fig-inv-hilbert", "fig-inv-pinv-growth"]),
 ])
 def test_chapter_figures_tables_glue_and_exercises(built_root, docname, figures):
     a = _article(built_root, docname)
@@ -174,15 +174,41 @@ def test_chapter_figures_tables_glue_and_exercises(built_root, docname, figures)
     n_refs = len(re.findall(r"\{glue:text\}`", source))
     assert len(a.select(".pasted-text, .pasted-inline")) >= n_refs
     exercises, solutions = a.select(".exercise"), a.select(".solution")
-    assert len(exercises) >= 3 and len(solutions) == len(exercises)
+    assert len(exercises) >= 4 and len(solutions) == len(exercises)
     assert all("dropdown" in s.get("class", []) for s in solutions)
 
 
 @pytest.mark.book
 def test_inverse_chapter_prose_carries_the_measured_iteration_counts(built_root):
-    text = " ".join(_article(built_root, "book/inverse").get_text().split())
+    text = " ".join(_article(built_root, "book/inverse-recipe").get_text().split())
     mats = matrices.blog_inverse_matrices(dtype=torch.float64)
     for M in mats.values():
         its = gdlinalg.inv_result(M, method="blog", tol=1e-10).iterations
         assert "the runs take" in text and str(its) in text
     assert "Traceback" not in text
+
+
+def test_symmetrised_loss_has_false_minimisers_on_symmetric_indefinite_matrices():
+    # The inverse-recipe chapter's counterexample: eigenvalues 1, 2, -1, -2 make the map
+    # X -> (XM + MX)/2 singular, and both minimisers reach zero loss away from the inverse.
+    Q = torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))).Q
+    M = Q @ torch.diag(torch.tensor([1.0, 2.0, -1.0, -2.0], dtype=torch.float64)) @ Q.T
+    for method, kw in (("blog", {"max_iter": 1000}), ("gradient", {})):
+        with pytest.warns(gdlinalg.ConvergenceWarning):
+            res = gdlinalg.inv_result(M, method=method, loss="symmetric", **kw)
+        X = res.solution
+        assert torch.linalg.matrix_norm(torch.eye(4, dtype=torch.float64) - (X @ M + M @ X) / 2) < 1e-12
+        assert res.residual > 0.3
+    # On a symmetric positive definite matrix the same loss is fine.
+    spd = matrices.random_spd(4, cond=5.0, seed=1)
+    assert gdlinalg.inv_result(spd, method="gradient", loss="symmetric").residual < 1e-6
+
+
+@pytest.mark.book
+def test_inverse_recipe_page_measures_how_the_recipe_scales(built_root):
+    text = " ".join(_article(built_root, "book/inverse-recipe").get_text().split())
+    assert re.search(r"One step takes \d+ ms here", text)
+    assert re.search(r"would need about \S+ iterations", text)
+    assert "none of them converges in reasonable time" not in text
+    assert "as good as (a) on symmetric *positive definite*" not in text  # rendered, not raw
+    assert "symmetric positive definite matrices, can be worse on non-symmetric ones, and can be wrong" in text

@@ -47,6 +47,11 @@ CHAPTERS = [d for d in toc_docnames()[1:] if d not in EXCLUDED]
 REDIRECTS = SPHINX_CONFIG.get("citation_redirects", {})
 
 
+def targets(new) -> list[str]:
+    """The documents a redirect leads to: one, or the successors of a split chapter."""
+    return [new] if isinstance(new, str) else list(new)
+
+
 def unbrace(text: str) -> str:
     return text.replace("{", "").replace("}", "")
 
@@ -145,13 +150,27 @@ def test_redirect_page_points_to_the_new_page():
     assert "url=../x.html" in ext.redirect_html("book/old/page", "book/x", META, "X")
 
 
+def test_split_chapter_redirect_follows_its_anchors(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "part-1.html").write_text('<div id="shared"></div><section id="intro">')
+    (tmp_path / "book" / "part-2.html").write_text('<div id="shared"></div><section id="methods">'
+                                                   '<span id="a&lt;/script&gt;"></span>')
+    moved = ext.split_anchors(tmp_path, ["book/part-1", "book/part-2"])
+    assert moved == {"methods": "book/part-2", "a&lt;/script&gt;": "book/part-2"}
+    page = ext.redirect_html("book/old", "book/part-1", META, "Part 1", moved)
+    assert 'content="0; url=part-1.html"' in page          # without a script: the first part
+    assert '"methods": "part-2.html"' in page
+    assert page.count("</script>") == 1                      # no anchor can close the script
+
+
 def test_toc_exclusions_and_redirects_name_real_documents():
     docs = set(toc_docnames())
     assert EXCLUDED <= docs, EXCLUDED - docs
     assert ROOT not in EXCLUDED
     assert CHAPTERS, "no citable chapter"
     for old, new in REDIRECTS.items():
-        assert new in docs, f"redirect {old} -> {new}: not a TOC document"
+        for target in targets(new):
+            assert target in docs, f"redirect {old} -> {target}: not a TOC document"
         assert old not in docs, f"redirect {old}: a current document has that name"
 
 
@@ -180,8 +199,8 @@ def og(s, prop: str) -> str | None:
 
 def h1_text(s) -> str:
     h1 = s.find("article").find("h1")
-    for a in h1.find_all("a", class_="headerlink"):
-        a.extract()
+    for a in h1.find_all(["a", "span"], class_=["headerlink", "section-number"]):
+        a.extract()  # the chapter number is navigation, not part of the title
     return " ".join(h1.get_text().split())
 
 
@@ -295,13 +314,33 @@ def test_every_toc_page_has_a_canonical_url_from_the_cff(book):
 def test_configured_redirects_exist(book):
     assert REDIRECTS, "configure at least one redirect (citation_redirects in _config.yml)"
     for old, new in REDIRECTS.items():
+        first, *later = targets(new)
         page = book.html / f"{old}.html"
         assert page.is_file(), old
         s = bs4.BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-        assert s.find("link", rel="canonical")["href"] == META["url"] + new + ".html"
+        assert s.find("link", rel="canonical")["href"] == META["url"] + first + ".html"
         refresh = s.find("meta", attrs={"http-equiv": "refresh"})["content"]
         target = refresh.split("url=", 1)[1]
-        assert (page.parent / target).resolve() == (book.html / f"{new}.html").resolve()
+        assert (page.parent / target).resolve() == (book.html / f"{first}.html").resolve()
+        script = s.find("script").string
+
+        def section_ids(doc):
+            page = bs4.BeautifulSoup((book.html / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
+            return {sec["id"] for sec in page.find("article").find_all("section", id=True)}
+
+        seen = section_ids(first)
+        for doc in later:  # every section that moved to a later part is reachable at the old address
+            moved = section_ids(doc) - seen      # ("summary", "exercises": both have one; first wins)
+            assert moved
+            for anchor in moved:
+                assert f'"{anchor}": "{Path(doc).name}.html"' in script, (old, anchor)
+            seen |= moved
+
+
+@pytest.mark.book
+def test_split_chapters_keep_their_old_addresses(book):
+    assert targets(REDIRECTS["book/inverse"]) == ["book/inverse-recipe", "book/inverse-methods"]
+    assert targets(REDIRECTS["book/svd"]) == ["book/svd-recipe", "book/svd-methods"]
 
 
 @pytest.mark.book

@@ -82,3 +82,36 @@ def test_plot_real_solve():
     res = gdlinalg.inv_result(A, method="gradient")
     ax = plotting.plot_history(res)
     assert len(ax.get_lines()[0].get_ydata()) == res.iterations
+
+
+def test_use_style_sets_white_figures_with_grid():
+    with plt.rc_context():
+        plotting.use_style()
+        fig, ax = plt.subplots()
+        assert plt.rcParams["axes.grid"] and plt.rcParams["figure.dpi"] == 100
+        assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0) and ax.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    assert not plt.rcParams["axes.grid"]  # rc_context restored the default
+
+
+def test_plot_curves_labels_scales_and_pairs():
+    k = torch.arange(1, 11, dtype=torch.float64)
+    ax = plotting.plot_curves({"a": 0.5**k, "b": (k, torch.zeros(10)), "c": [1.0, 2.0]},
+                              xlabel="iteration", ylabel="error", logx=True, legend_title="runs",
+                              styles={"c": {"ls": "--"}})
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert ax.get_xlabel() == "iteration" and ax.get_ylabel() == "error"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c"]
+    assert ax.get_legend().get_title().get_text() == "runs"
+    a, b, c = ax.get_lines()
+    assert list(a.get_xdata()) == list(range(1, 11))
+    assert all(v != v for v in b.get_ydata())        # zeros are hidden on a log axis (NaN)
+    assert c.get_linestyle() == "--"
+    lin = plotting.plot_curves({"y": [0.0, -1.0]}, xlabel="x", ylabel="y", logy=False)
+    assert lin.get_yscale() == "linear" and list(lin.get_lines()[0].get_ydata()) == [0.0, -1.0]
+
+
+def test_plot_curves_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.plot_curves({}, xlabel="x", ylabel="y")
+    with pytest.raises(ValueError, match="shape"):
+        plotting.plot_curves({"bad": ([1, 2, 3], [1, 2])}, xlabel="x", ylabel="y")
