@@ -156,11 +156,11 @@ def _deflate(A: torch.Tensor, Up: torch.Tensor, depth: int = 0):
         A2 = A @ V2
         if r:
             A2 = A2 - U[:, :r] @ (U[:, :r].mH @ A2)
-        if float(torch.linalg.matrix_norm(A2)) <= 4 * math.sqrt(n) * u * float(torch.linalg.matrix_norm(A)) or depth >= 8:
+        if float(torch.linalg.matrix_norm(A2)) <= 4 * math.sqrt(n) * u * float(torch.linalg.matrix_norm(A)) or depth >= 16:
             S[r:] = 0
             Vh[r:] = V2.mH
             U[:, r:] = complete_orthonormal(U[:, :r].unsqueeze(0))[0][:, r:n]
-            ok = ok and depth < 8
+            ok = ok and depth < 16
         else:
             c = start_scale(A2.unsqueeze(0))
             Up2, st = newton_schulz(A2.unsqueeze(0) / c.view(-1, 1, 1).to(dtype), hermitian=False, lower=1e-3)
@@ -225,10 +225,18 @@ def svd_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = Non
     conv = torch.ones(Bn, dtype=torch.bool)
     fast = (~jac).nonzero().squeeze(-1)
     if fast.numel():
-        u_, s_, v_, steps, ok = polar_svd(A[fast].to(_WIDER.get(A.dtype, A.dtype)), max_iter)
+        work = A[fast].to(_WIDER.get(A.dtype, A.dtype))
+        u_, s_, v_, steps, ok = polar_svd(work, max_iter)
         U[fast], S[fast], Vh[fast] = u_.to(A.dtype), s_.to(S.dtype), v_.to(A.dtype)
         its[fast] = steps
         conv[fast] = ok
+        if route == "auto" and max_iter is None:
+            # Verified: a member the fast route could not finish to rounding level (cond(A) of
+            # 1e20 and more can take it past its phases) is done again by Jacobi.
+            limit = tolerances.backward(max(m, n), work.dtype)
+            bad = ~ok | (residuals.svd_members(work, u_, s_, v_) > limit) | \
+                (torch.maximum(residuals.orthogonality_members(u_), residuals.orthogonality_members(v_.mH)) > limit)
+            jac[fast[bad]] = True
     slow = jac.nonzero().squeeze(-1)
     if slow.numel():
         u_, s_, v_, sweeps, ok = jacobi_svd(A[slow].to(_WIDER.get(A.dtype, A.dtype)), tol, max_iter)
@@ -271,10 +279,16 @@ def eigh_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = No
     conv = torch.ones(Bn, dtype=torch.bool)
     fast = (~jac).nonzero().squeeze(-1)
     if fast.numel():
-        w_, V_, levels, ok = divide_and_conquer(A[fast].to(_WIDER.get(A.dtype, A.dtype)))
+        work = A[fast].to(_WIDER.get(A.dtype, A.dtype))
+        w_, V_, levels, ok = divide_and_conquer(work)
         w[fast], V[fast] = w_.to(w.dtype), V_.to(A.dtype)
         its[fast] = levels
         conv[fast] = ok
+        if route == "auto" and max_iter is None:
+            # Verified, as for the SVD: what divide and conquer could not finish goes to Jacobi.
+            limit = tolerances.backward(n, work.dtype)
+            bad = ~ok | (residuals.eigh_members(work, w_, V_) > limit) | (residuals.orthogonality_members(V_) > limit)
+            jac[fast[bad]] = True
     slow = jac.nonzero().squeeze(-1)
     if slow.numel():
         w_, V_, sweeps, ok = jacobi_eigh(A[slow].to(_WIDER.get(A.dtype, A.dtype)), tol, max_iter)
