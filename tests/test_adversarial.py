@@ -66,6 +66,11 @@ def test_power_of_two_scaling_is_exact(dtype, j, seed):
     # pinv(2^j R) = 2^-j pinv(R), for both methods
     for method in ("svd", "newton_schulz"):
         assert _same(gdlinalg.pinv(R * f, method=method), gdlinalg.pinv(R, method=method) / f)
+    # polar: the same U, H times 2^j
+    for method in ("newton_schulz", "qdwh"):
+        U1, H1 = gdlinalg.polar(R * f, method=method)
+        U0, H0 = gdlinalg.polar(R, method=method)
+        assert _same(U1, U0) and _same(H1, H0 * f)
     # svd: same vectors, singular values times 2^j
     U1, S1, V1 = gdlinalg.svd(R * f, full_matrices=False)
     U0, S0, V0 = gdlinalg.svd(R, full_matrices=False)

@@ -459,3 +459,38 @@ def test_newton_schulz_stops_on_an_exact_inverse(dtype):
     A = matrices.hilbert(2, dtype=dtype)
     res = gdlinalg.inv_result(A)
     assert res.converged and res.iterations < 30
+
+
+# ------------------------------------------------------------------------------------------
+# polar
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["newton_schulz", "qdwh"])
+@pytest.mark.parametrize("dtype", ALL)
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (9, 9), (2, 5, 3)])
+def test_polar(method, dtype, shape):
+    A = torch.stack([matrices.with_condition_number(*shape[-2:], 1e3 if not single(dtype) else 10.0, seed=i, dtype=dtype)
+                     for i in range(shape[0] if len(shape) == 3 else 1)]).reshape(shape)
+    before = A.clone()
+    res = gdlinalg.polar_result(A, method=method)
+    U, H = res.solution
+    assert torch.equal(A, before) and res.converged and res.method == method
+    m, n = shape[-2:]
+    assert U.shape == A.shape and H.shape == (*A.shape[:-2], n, n)
+    tol = TOL_SVD[dtype]
+    assert max_abs(U @ H - A) <= tol * max_abs(A)
+    assert orth_err(U if m >= n else U.mH) <= ORTH[dtype]
+    assert max_abs(H - H.mH) == 0
+    assert float(torch.linalg.eigvalsh(H.to(torch.complex128 if dtype.is_complex else torch.float64)).min()) >= -tol * max_abs(A)
+    # The polar factor is unique for a full-rank A: compare with U = W V^H from torch's SVD.
+    W, _, Vh = torch.linalg.svd(A, full_matrices=False)
+    assert max_abs(U - W @ Vh) <= 100 * tol
+
+
+def test_polar_rank_deficient_takes_the_svd_factor():
+    A = matrices.rank_deficient(12, 10, 4, seed=3)
+    res = gdlinalg.polar_result(A)
+    U, H = res.solution
+    assert res.converged
+    assert max_abs(U @ H - A) <= 1e-13 and orth_err(U) <= 1e-13

@@ -45,7 +45,7 @@ def start_scale(A: torch.Tensor) -> torch.Tensor:
 
 
 def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phases: int = 1,
-                  max_iter: int = 100) -> tuple[torch.Tensor, int]:
+                  max_iter: int = 100, settle: int | None = None) -> tuple[torch.Tensor, int]:
     """Scaled Newton–Schulz on every matrix of ``X`` (``(B, m, n)``, ``m >= n``, singular values
     at most ``sqrt 3``).
 
@@ -55,13 +55,17 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
     when, for every member, the trace ``t = tr(X^H X)`` (the sum of the squared singular values,
     each at most 1 after the first step) has stopped changing. If some member then has ``n - t
     >= 1/2`` (singular values short of 1) and ``phases`` allows, a new scaled phase starts from
-    ``lower * 1e-3``. Returns ``(U, steps)``.
+    ``lower * 1e-3``. ``settle`` caps the unscaled steps after the last scaled phase: singular
+    values still short of 1 then grow only by 3/2 per step, together with their rounding errors,
+    and a caller that has another way for them (``spectral.polar``) need not wait. Returns
+    ``(U, steps)``.
     """
     n = X.shape[-1]
     u = tolerances.unit_roundoff(X.dtype)
     l, phase, first, steps = float(lower), 1, True, 0
     last_t = None
     finish = -1
+    plain = 0
     while steps < max_iter:
         if finish == 0:
             break
@@ -76,20 +80,70 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
         if finish > 0:
             finish -= 1
             continue
+        if l <= 1 - 1e-4:
+            last_t = t
+            continue
+        plain += 1
         # t belongs to the iterate before this step. Once the scaling has run its course and
         # n - t <= 1e-4, every singular value is within 1e-4 of 1 and two quadratic steps take it
-        # to rounding level; t that no longer moves means the rest are stuck at 0.
-        if l > 1 - 1e-4 and bool(((n - t) <= 1e-4).all()):
+        # to rounding level. A t that no longer moves means the rest are stuck at 0; and after
+        # `settle` unscaled steps the rest are left to the caller.
+        if bool(((n - t) <= 1e-4).all()):
             finish = 1
             continue
-        if l > 1 - 1e-4 and last_t is not None and bool(((t - last_t).abs() <= 8 * u * n).all()):
+        stalled = last_t is not None and bool(((t - last_t).abs() <= 8 * u * n).all())
+        last_t = t
+        if stalled or (settle is not None and plain > settle):
             if phase < phases and bool(((n - t) >= 0.5).any()):
                 phase += 1
                 l = float(lower) * 1e-3 ** (phase - 1)
                 last_t = None
+                plain = 0
                 continue
             break
-        last_t = t
     if hermitian:
         X = 0.5 * (X + X.mH)
+    return X, steps
+
+
+# ------------------------------------------------------------------------------------------------
+# QDWH
+# ------------------------------------------------------------------------------------------------
+
+
+def _qdwh_weights(l: float) -> tuple[float, float, float]:
+    """The dynamically weighted Halley coefficients ``(a, b, c)`` for the lower bound ``l``
+    (Nakatsukasa, Bai & Gygi 2010, eq. 3.6): the rational map ``x (a + b x^2) / (1 + c x^2)`` sends
+    ``[l, 1]`` into ``[l', 1]`` with ``l'`` as large as a rational function of that degree allows."""
+    l2 = l * l
+    gamma = (4 * (1 - l2) / (l2 * l2)) ** (1 / 3)
+    a = math.sqrt(1 + gamma) + 0.5 * math.sqrt(8 - 4 * gamma + 8 * (2 - l2) / (l2 * math.sqrt(1 + gamma)))
+    b = (a - 1) ** 2 / 4
+    return a, b, a + b - 1
+
+
+def qdwh(X: torch.Tensor, *, lower: float, max_iter: int = 20) -> tuple[torch.Tensor, int]:
+    """QR-based dynamically weighted Halley iteration for the polar factor of every matrix of ``X``
+    (``(B, m, n)``, ``m >= n``, ``||X||_2 <= 1``, smallest singular value at least ``lower``).
+
+    Each step is one QR factorization of the stacked ``[sqrt(c) X; I]`` (``(m + n) x n``) and one
+    product: with ``[Q1; Q2] R = [sqrt(c) X; I]``,
+    ``X <- (b / c) X + (a - b / c) / sqrt(c) Q1 Q2^H``. The rational map converges cubically, and
+    from any ``lower >= 1e-16`` it needs at most six steps (Nakatsukasa, Bai & Gygi 2010); the
+    batch shares one schedule. Returns ``(U, steps)``."""
+    Bn, m, n = X.shape
+    eye = torch.eye(n, dtype=X.dtype, device=X.device).expand(Bn, n, n)
+    u = tolerances.unit_roundoff(X.dtype)
+    l, steps = float(lower), 0
+    while steps < max_iter:
+        a, b, c = _qdwh_weights(min(l, 1 - 1e-15))
+        Q, _ = torch.linalg.qr(torch.cat([math.sqrt(c) * X, eye], dim=-2))
+        Q1, Q2 = Q[..., :m, :], Q[..., m:, :]
+        Xn = (b / c) * X + ((a - b / c) / math.sqrt(c)) * (Q1 @ Q2.mH)
+        change = float((torch.linalg.matrix_norm(Xn - X) / math.sqrt(n)).max())
+        X = Xn
+        steps += 1
+        l = l * (a + b * l * l) / (1 + c * l * l)
+        if 1 - l < 10 * u and change < 1e3 * u:
+            break
     return X, steps

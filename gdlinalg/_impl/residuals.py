@@ -145,6 +145,11 @@ def truncated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: tor
     return _safe_max(truncated_eigh_members(A, w, V, scale, AV=AV))
 
 
+def polar_members(A: torch.Tensor, U: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """``||A - U H||_F / ||A||_F``."""
+    return _ratio(_fro(A - U @ H), _fro(A))
+
+
 def orthogonality_members(Q: torch.Tensor) -> torch.Tensor:
     """``max |Q^H Q - I|`` elementwise, per matrix."""
     k = Q.shape[-1]

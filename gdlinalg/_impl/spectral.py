@@ -20,6 +20,7 @@ times as accurate as the fast route. Matrices of size at most ``SMALL = 8`` go t
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -28,8 +29,8 @@ from .checks import real_dtype
 from .completion import complete_orthonormal
 from .divide import divide_and_conquer
 from .jacobi import _WIDER, _svd_outcome, eigh_outcome, jacobi_eigh, jacobi_svd
-from .outcome import Outcome
-from .polar import newton_schulz, start_scale
+from .outcome import Outcome, summarise
+from .polar import newton_schulz, qdwh, start_scale
 from .result import Recorder
 
 EighResult = torch.return_types.linalg_eigh
@@ -304,3 +305,57 @@ def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: 
     w, V, its, conv, rec.method = eigh_factors(A, route=route, tol=tol, max_iter=max_iter)
     rec.record(0.0, residuals.eigh(A, w, V))
     return eigh_outcome(A, w, V, its, conv)
+
+
+# ------------------------------------------------------------------------------------------------
+# polar decomposition
+# ------------------------------------------------------------------------------------------------
+
+
+class PolarResult(NamedTuple):
+    """``A = U H``: ``U`` with orthonormal columns (rows, if ``A`` is wide), ``H`` Hermitian
+    positive semidefinite."""
+
+    U: torch.Tensor
+    H: torch.Tensor
+
+
+def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
+          method: str = "newton_schulz") -> Outcome:
+    """Kernel for ``polar(method=...)`` on a flattened, normalised batch ``(B, m, n)``.
+
+    ``U`` comes from scaled Newton–Schulz (``polar.newton_schulz``, one scaled phase from
+    ``l = 1e-3``) or from QDWH (``polar.qdwh``), ``H = (U^H A + A^H U) / 2``. A member whose
+    iteration leaves singular values short of 1 gets ``U = W V^H`` from its SVD instead (the SVD
+    deflates ill-conditioned matrices rather than lifting tiny singular values, and their rounding
+    errors, by up to ``1/u``); for a rank-deficient ``A``, whose polar factor is not unique, that
+    is the choice ``scipy.linalg.polar`` makes too. The residual is ``||A - U H||_F / ||A||_F``; converged also requires ``U`` to be
+    orthonormal to rounding."""
+    Bn, m, n = A.shape
+    wide = m < n
+    X = A.mH if wide else A
+    c = start_scale(X)
+    X0 = X / c.view(-1, 1, 1).to(X.dtype)
+    cap = 100 if max_iter is None else int(max_iter)
+    if method == "qdwh":
+        U, steps = qdwh(X0 / math.sqrt(3), lower=1e-15, max_iter=cap)
+    else:
+        U, steps = newton_schulz(X0, hermitian=False, lower=1e-3, max_iter=cap, settle=8)
+    k = min(m, n)
+    t = torch.diagonal(U.mH @ U, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)
+    short = (k - t) > 1e-8
+    if bool(short.any()):
+        idx = short.nonzero().squeeze(-1)
+        W, S, Vh, _, _, _ = svd_factors(X[idx])
+        U[idx] = W @ Vh
+    if wide:
+        U = U.mH
+    H = U.mH @ A
+    H = 0.5 * (H + H.mH)
+    rec.record(0.0, residuals.polar_members(A, U, H).max())
+    r = residuals.polar_members(A, U, H)
+    orth = residuals.orthogonality_members(U.mH if wide else U)
+    limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
+    its = torch.full((Bn,), steps, dtype=torch.int64)
+    return summarise(PolarResult(U, H), r, torch.full_like(r, limit), its,
+                     extra_ok=(orth <= tolerances.backward(max(m, n), A.dtype)) & (its < cap))
