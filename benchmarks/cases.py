@@ -386,6 +386,8 @@ def all_cases(quick: bool) -> list[Case]:
         cases += blog_default_cases([F32])
     else:
         cases = dense_cases([100, 500], [100, 500], [10.0, 1e3], [F64, F32], [(100, 80, 60), (500, 400, 300)])
+        # Does the cost grow like LAPACK's? The 1000 x 1000 SVD and eigh, float64, cond 1e3.
+        cases += [c for c in dense_cases([], [1000], [1e3], [F64], []) if c.table in ("svd", "eigh")]
         cases.append(truncated_svd_case(1000, 500, 10, 0.9))
         cases.append(truncated_eigh_case(1000, 10, "0.9"))
         cases.append(truncated_eigh_case(1000, 10, "gaussian"))
