@@ -379,9 +379,7 @@ def add_meta_tags(app: Sphinx, pagename: str, templatename: str, context: dict[s
     # citation, shows the title alone (the number is navigation and changes when chapters move).
     metatags = _OG_TITLE.sub(lambda m: m.group(1) + html.escape(rec["title"], quote=True) + m.group(2),
                              metatags)
-    context["metatags"] = metatags + "
-" + tags + "
-"
+    context["metatags"] = metatags + "\n" + tags + "\n"
 
 
 _OG_TITLE = re.compile(r'(<meta property="og:title" content=")[^"]*(" />)')

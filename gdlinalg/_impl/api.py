@@ -809,7 +809,7 @@ def polar_result(
     **options: Any,
 ) -> Result:
     """Polar decomposition ``A = U H`` with the full :class:`Result` (no :mod:`torch.linalg`
-    counterpart; the factors are those of :func:`scipy.linalg.polar`).
+    counterpart; the factors are those of ``scipy.linalg.polar``).
 
     Parameters
     ----------
@@ -866,8 +866,8 @@ def polar(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None =
 
     Returns
     -------
-    PolarResult
-        Named tuple ``(U, H)``.
+    tuple of Tensor
+        Named tuple ``PolarResult(U, H)``.
 
     Examples
     --------
