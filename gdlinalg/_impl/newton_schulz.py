@@ -17,13 +17,18 @@ hold it back.
 judged against what that arithmetic can reach: ``||I - A X||_F / sqrt(n) <= 20 sqrt(n) cond(A) u``
 (``tolerances.inverse``), with ``cond(A) = ||A||_2 ||X||_2`` estimated by power iteration. A matrix
 is reported singular only when no step brings ``||I - A X||_F`` below 1/2, i.e. when not even the
-leading digit of the inverse can be trusted; the error names the condition-number estimate.
+leading digit of the inverse can be trusted; the error says the condition number exceeds ``1/u``.
+For ``n >= 256`` the doubling phase is skipped when it can be: the start ``X0 = (A^H A)^{-1} A^H``,
+with the Gram inverse by recursive Schur complements (``schur.py``, fewer flops than one product),
+has ``||I - A X0||`` of order ``cond(A)^2 u``, so a step or two of the quadratic phase finish.
 
 **Solve.** ``X = inv(A)`` followed by fixed-precision iterative refinement, ``x <- x + X (b - A x)``
 with the residual in working precision: each step multiplies the error by ``||I - X A||``, which is
 of order ``cond(A) u``, so two or three steps make the solution backward stable (Higham 2002,
 ch. 12) for any ``cond(A)`` well below ``1/u`` — ``1e12`` in float64, ``1e5`` in float32 — at the cost
-of a few matrix-vector products. CG on the normal equations (``method="cgls"``) squares the
+of a few matrix-vector products. For ``n >= 256`` the approximate inverse is first the implicit
+``(A^H A)^{-1} A^H`` in single precision, far cheaper than any inverse when ``cond(A)`` is small
+enough for it to contract. CG on the normal equations (``method="cgls"``) squares the
 condition number and loses about ``cond(A)^2 u``; LAPACK's LU with partial pivoting is backward
 stable without refinement.
 
@@ -50,7 +55,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import residuals, tolerances
+from . import residuals, schur, tolerances
 from .checks import SingularMatrixError
 from .estimates import gaussian, norm2
 from .outcome import Outcome, summarise
@@ -163,6 +168,7 @@ class Inverse:
 
 #: Single precision of each double-precision dtype, for the first phase of the mixed iteration.
 _NARROW = {torch.float64: torch.float32, torch.complex128: torch.complex64}
+_WIDE = {v: k for k, v in _NARROW.items()}
 #: Matrices at least this large use the mixed-precision phase and the accelerated steps: below,
 #: the products are too cheap for either to repay its overhead.
 _LARGE = 256
@@ -171,17 +177,26 @@ _LARGE = 256
 def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
             max_iter: int | None = None, accelerate: bool | None = None,
             mixed: bool | None = None) -> Inverse:
-    """Newton–Schulz inverse of every matrix of ``A``, in mixed precision where it pays.
+    """Newton–Schulz inverse of every matrix of ``A``, from a good start or in mixed precision
+    where it pays.
 
-    For double precision and ``n >= 256`` the iteration first runs in single precision, where a
-    product costs about half as much, from the start to single-precision accuracy (``cond u_32``),
-    and then continues in double precision from there: each remaining step squares the residual,
-    so two or three double-precision steps take it from about ``1e-4`` to ``cond u``. A member
-    whose single-precision phase did not bring ``||I - A X||_F`` below 1 (``cond(A) > 1e5`` or so)
-    starts afresh in double precision. The single-precision phase is capped at 45 steps, enough
-    for any ``cond <= 1e5``.
+    For ``n >= 256`` the iteration first tries the start ``X0 = (A^H A)^{-1} A^H``, with the Gram
+    inverse by recursive Schur complements (:mod:`.schur`: matrix products only, fewer flops than
+    one product). Its residual is about ``cond(A)^2 u``, so for ``cond(A)`` up to about
+    ``u^{-1/2}`` the doubling phase is skipped and two or three quadratic steps finish. If any member
+    of the batch gets no start with ``||I - A X0||_F < 1``, the whole batch takes the general route:
+    for double precision the iteration then runs in single precision, where a product costs about
+    half as much, from the scaled start to single-precision accuracy (``cond u_32``), and continues
+    in double precision from there; a member whose single-precision phase did not bring
+    ``||I - A X||_F`` below 1 (``cond(A) > 1e5`` or so) starts afresh in double precision. The
+    single-precision phase is capped at 45 steps, enough for any ``cond <= 1e5``.
     """
     n = A.shape[-1]
+    if n >= _LARGE:
+        X0 = gram_inverse(A) @ A.mH
+        res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=False, X0=X0, only_warm=True)
+        if res is not None:
+            return res
     mixed = (A.dtype in _NARROW and n >= _LARGE) if mixed is None else mixed
     if not mixed:
         return _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate)
@@ -191,9 +206,14 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     return res
 
 
+def gram_inverse(A: torch.Tensor) -> torch.Tensor:
+    """``(A^H A)^{-1}`` by recursive Schur complements, for the start and the preconditioner."""
+    return schur.hpd_inverse(A.mH @ A)
+
+
 def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
              max_iter: int | None = None, accelerate: bool | None = None,
-             X0: torch.Tensor | None = None) -> Inverse:
+             X0: torch.Tensor | None = None, only_warm: bool = False) -> Inverse | None:
     """Newton–Schulz on every matrix of ``A`` (``(B, n, n)``), each with its own stopping test.
 
     Acceleration (Pan & Schreiber 1991): if every eigenvalue of ``A X`` lies in ``[lo, hi]``, the
@@ -210,6 +230,9 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     member has reached its attainable accuracy and keeps its best iterate. A member whose residual
     grows beyond what any valid step allows (``||R||_F > sqrt(n)``, only possible when the power
     estimate of ``||A||_2`` was too low) restarts from the guaranteed step size.
+
+    ``X0``: a start to continue from, for the members where ``||I - A X0||_F < 1``; with
+    ``only_warm``, ``None`` is returned unless that holds for every member.
     """
     Bn, n = A.shape[0], A.shape[-1]
     u = tolerances.unit_roundoff(A.dtype)
@@ -228,11 +251,19 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     if X0 is not None:
         # Continue from X0 where ||I - A X0||_F < 1: the next step squares the residual, so it is
         # already in the quadratic regime and needs no acceleration.
-        R0 = eye - A @ X0
-        warm = (_fro(R0) < 1) & torch.isfinite(_fro(R0))
-        X = torch.where(warm.view(-1, 1, 1), X0, X)
+        R0 = torch.baddbmm(eye.expand_as(X0), A, X0, alpha=-1)
+        f0 = _fro(R0)
+        warm = (f0 < 1) & torch.isfinite(f0)
+        if bool(warm.all()):
+            X, R = X0, R0
+        elif only_warm:
+            return None
+        else:
+            X = torch.where(warm.view(-1, 1, 1), X0, X)
+            R = torch.baddbmm(eye.expand_as(X), A, X, alpha=-1)
         accelerate = accelerate and not bool(warm.all())
-    R = eye - A @ X
+    else:
+        R = torch.baddbmm(eye.expand_as(X), A, X, alpha=-1)
     r = _fro(R) / sqrt_n
     if accelerate:
         lo = _lanczos_smallest(A.mH @ A * alpha.view(-1, 1, 1).to(A.dtype), steps=min(40, n)).clamp(1e-300, 1.0)
@@ -240,7 +271,9 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         # estimate's top as if it were within a factor 2, as it nearly always is. When it is not,
         # the eigenvalues above hi fall below the interval and grow back; none can diverge.
         hi = torch.maximum(torch.minimum(bound, 2 * est) * alpha, lo).clamp_max(1.9)
-    best_X, best_r = X.clone(), r.clone()
+    # best_X is never written in place; X may be (a restart), so it starts as a copy.
+    best_X, best_r = X, r.clone()
+    X = X.clone()
     it = torch.zeros(Bn, dtype=torch.int64)
     done = torch.zeros(Bn, dtype=torch.bool)
     restarted = torch.zeros(Bn, dtype=torch.bool)
@@ -256,8 +289,9 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         active = (~done).nonzero().squeeze(-1)
         if active.numel() == 0:
             break
-        Xa, Ra = X[active], R[active]
-        Xn = Xa + Xa @ Ra
+        everyone_active = active.numel() == Bn
+        Xa, Ra, Aa = (X, R, A) if everyone_active else (X[active], R[active], A[active])
+        Xn = torch.baddbmm(Xa, Xa, Ra)
         if accelerate:
             la, ha = lo[active], hi[active]
             # ||R||_F bounds every |1 - lambda|: once it is below 1 it gives a proven interval.
@@ -272,14 +306,21 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
             Xn = Xn * c.view(-1, 1, 1).to(A.dtype)
             lo[active] = torch.where(on, c * new_lo, new_lo)
             hi[active] = torch.where(on, c * new_hi, new_hi)
-        Rn = eye - A[active] @ Xn
+        Rn = torch.baddbmm(eye.expand_as(Xn), Aa, Xn, alpha=-1)
         rn = _fro(Rn) / sqrt_n
         ra_old = r[active]
         it[active] += 1
-        X[active], R[active], r[active] = Xn, Rn, rn
+        if everyone_active:
+            X, R, r = Xn, Rn, rn.clone()
+        else:
+            X = X.clone() if X is best_X else X
+            X[active], R[active], r[active] = Xn, Rn, rn
         better = rn < best_r[active]
-        if bool(better.any()):
+        if bool(better.all()) and everyone_active:
+            best_X, best_r = Xn, rn.clone()
+        elif bool(better.any()):
             idx = active[better]
+            best_X = best_X.clone()
             best_X[idx], best_r[idx] = Xn[better], rn[better]
         # Stop at attainable accuracy: quadratic regime but no halving, or an exact inverse.
         stalled = ((ra_old * sqrt_n < 0.5) & (rn > 0.5 * ra_old)) | (rn == 0)
@@ -289,6 +330,7 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         if bool(retry.any()):
             idx = active[retry]
             alpha[idx] = 1.0 / torch.where(bound[idx] > 0, bound[idx], torch.ones_like(bound[idx]))
+            X, R = X.clone(), R.clone()
             X[idx] = start(idx, alpha[idx])
             R[idx] = eye - A[idx] @ X[idx]
             r[idx] = _fro(R[idx]) / sqrt_n
@@ -311,11 +353,15 @@ def _raise_singular(res: Inverse, dtype: torch.dtype) -> None:
     i = int(res.failed.nonzero()[0])
     u = tolerances.unit_roundoff(dtype)
     where = f" (batch member {i})" if res.X.shape[0] > 1 else ""
+    # A failed member did not bring ||R||_F below 1/2 in the steps that any sigma_min > u ||A||
+    # needs (see `enough` in _inverse), so its condition number exceeds 1/u; the estimate from the
+    # unconverged iterate is only quoted when it says more than that.
+    kappa = float(res.kappa[i])
     raise SingularMatrixError(
-        f"matrix is singular to working precision{where}: estimated condition number "
-        f"{float(res.kappa[i]):.1e} against 1/u = {1 / u:.1e}; Newton–Schulz reached "
-        f"||I - A X||_F = {float(res.residual[i]) * math.sqrt(res.X.shape[-1]):.3e} after "
-        f"{int(res.iterations[i])} iterations"
+        f"matrix is singular to working precision{where}: its condition number exceeds 1/u = "
+        f"{1 / u:.1e}{f' (estimate {kappa:.1e})' if kappa > 1 / u else ''}, since Newton–Schulz "
+        f"did not bring ||I - A X||_F below 1/2 in {int(res.iterations[i])} iterations "
+        f"(best {float(res.residual[i]) * math.sqrt(res.X.shape[-1]):.3e})"
     )
 
 
@@ -332,48 +378,89 @@ def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
     return summarise(res.X, res.residual, tols, res.iterations)
 
 
-def refine(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor, norm: torch.Tensor, *,
-           steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed-precision iterative refinement of ``A Y = B`` with the approximate inverse ``X``.
+def refine(A: torch.Tensor, apply, B: torch.Tensor, norm: torch.Tensor, *, steps: int = 10,
+           rec: Recorder | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Iterative refinement of ``A Y = B``: ``Y <- Y + apply(B - A Y)``, ``apply`` an approximate
+    inverse of ``A`` (a matrix, or a function of the residual).
 
-    Returns ``(Y, eta)`` with ``eta`` the normwise backward error of each column (``(B, k)``); every
-    column keeps its best iterate, and refinement stops once no column improves.
+    Returns ``(Y, eta, steps)`` with ``eta`` the normwise backward error of each column (``(B, k)``);
+    every column keeps its best iterate, and refinement stops once no column halves its error.
+    Single-precision systems keep ``Y`` and the residual ``B - A Y`` in double precision (O(n^2 k)
+    per step against the inverse's O(n^3)), so the answer is the solution rounded once, whatever
+    luck the rounding of a single-precision residual would have.
     """
-    Y = X @ B
-    eta = residuals.backward_error(A, Y, B, norm)
-    best_Y, best_eta = Y.clone(), eta.clone()
+    if torch.is_tensor(apply):
+        X = apply
+        apply = lambda R: X @ R.to(X.dtype)  # noqa: E731
+    wide = _WIDE.get(A.dtype)
+    Aw, Bw = (A, B) if wide is None else (A.to(wide), B.to(wide))
+
+    def error(Y):
+        out = Y if wide is None else Y.to(A.dtype)
+        return out, residuals.backward_error(Aw, out if wide is None else out.to(wide), Bw, norm)
+
+    Y = apply(B).to(Aw.dtype)
+    best_Y, best_eta = error(Y)
+    taken = 0
     for _ in range(steps):
-        Y = Y + X @ (B - A @ Y)
-        eta = residuals.backward_error(A, Y, B, norm)
+        Y = Y + apply(Bw - Aw @ Y).to(Aw.dtype)
+        out, eta = error(Y)
+        taken += 1
+        if rec is not None:
+            worst = float(eta.max()) if eta.numel() else 0.0
+            rec.record(0.5 * worst ** 2, worst)
         better = eta < 0.5 * best_eta
         if not bool(better.any()):
             break
-        keep = better.unsqueeze(-2)
-        best_Y = torch.where(keep, Y, best_Y)
+        best_Y = torch.where(better.unsqueeze(-2), out, best_Y)
         best_eta = torch.where(better, eta, best_eta)
-    return best_Y, best_eta
+    return best_Y, best_eta, taken
 
 
 def solve(A: torch.Tensor, B: torch.Tensor, *, rec: Recorder, tol: float | None = None,
           max_iter: int | None = None, accelerate: bool | None = None) -> Outcome:
-    """Kernel for ``solve(method="newton_schulz")``: the Newton–Schulz inverse, then iterative
+    """Kernel for ``solve(method="newton_schulz")``: an approximate inverse, then iterative
     refinement of each column to a backward stable solution. The residual is the normwise backward
-    error ``||A x - b|| / (||A||_2 ||x|| + ||b||)`` (largest column)."""
+    error ``||A x - b|| / (||A||_2 ||x|| + ||b||)`` (largest column).
+
+    For ``n >= 256`` the approximate inverse is first ``(A^H A)^{-1} A^H`` in single precision,
+    the Gram inverse by recursive Schur complements (about one single-precision product's work,
+    never multiplied out into an inverse of ``A``): each refinement step then gains about
+    ``-log10(cond(A)^2 u_32)`` digits, which works while ``cond(A)`` is below a few hundred; then
+    the same in the working precision (``cond(A)`` up to about ``u^{-1/2}``). When neither reaches
+    the tolerance, the single-precision Newton–Schulz inverse (while ``cond u_32 << 1``), and last
+    the full-precision one.
+    """
     limit = tolerances.backward(A.shape[-1], A.dtype) if tol is None else float(tol)
     n = A.shape[-1]
+
+    def worst_of(eta):
+        return eta.amax(dim=-1) if eta.numel() else torch.zeros(A.shape[0], dtype=torch.float64)
+
+    if n >= _LARGE:
+        for dtype in ([_NARROW[A.dtype]] if A.dtype in _NARROW else []) + [A.dtype]:
+            low = A.to(dtype)
+            G = gram_inverse(low)
+            if not bool(torch.isfinite(G).all()):
+                continue
+            norm = norm2(A).to(torch.float64)
+            Y, eta, steps = refine(A, lambda R: G @ (low.mH @ R.to(dtype)), B, norm, steps=30, rec=rec)
+            worst = worst_of(eta)
+            if bool((worst <= limit).all()):
+                return summarise(Y, worst, torch.full_like(worst, limit), torch.full_like(worst, steps))
     if A.dtype in _NARROW and n >= _LARGE:
         # The single-precision inverse is all refinement needs while cond u_32 << 1: each step
         # then gains about -log10(cond u_32) digits, and the double-precision residual does the rest.
         low = _inverse(A.to(_NARROW[A.dtype]), rec=rec, max_iter=45, accelerate=accelerate)
         if not bool(low.failed.any()):
-            Y, eta = refine(A, low.X.to(A.dtype), B, low.norm, steps=30)
-            worst = eta.amax(dim=-1) if eta.numel() else torch.zeros(A.shape[0], dtype=torch.float64)
+            Y, eta, _ = refine(A, low.X.to(A.dtype), B, low.norm, steps=30)
+            worst = worst_of(eta)
             if bool((worst <= limit).all()):
                 return summarise(Y, worst, torch.full_like(worst, limit), low.iterations)
     res = inverse(A, rec=rec, max_iter=max_iter, accelerate=accelerate, mixed=False)
     _raise_singular(res, A.dtype)
-    Y, eta = refine(A, res.X, B, res.norm)
-    worst = eta.amax(dim=-1) if eta.numel() else torch.zeros(A.shape[0], dtype=torch.float64)
+    Y, eta, _ = refine(A, res.X, B, res.norm)
+    worst = worst_of(eta)
     return summarise(Y, worst, torch.full_like(worst, limit), res.iterations)
 
 

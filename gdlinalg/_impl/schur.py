@@ -1,0 +1,75 @@
+"""The inverse of a Hermitian positive definite matrix by recursive Schur complements.
+
+Split ``M = [[M11, M12], [M12^H, M22]]``; with ``W = M11^{-1} M12`` and the Schur complement
+``S = M22 - M12^H W`` (again positive definite),
+
+    M^{-1} = [[M11^{-1} + W S^{-1} W^H, -W S^{-1}], [-S^{-1} W^H, S^{-1}]],
+
+and ``M11^{-1}``, ``S^{-1}`` are found the same way (Strassen 1969). The work is four products of
+half-size blocks per level, ``4/3 n^3`` flops in all, less than one ``n x n`` product; no pivoting
+is needed because every block of a positive definite matrix is positive definite. Blocks of at most
+``_LEAF`` rows are inverted by Newton–Schulz from ``X0 = I / ||M||_inf``.
+
+The package uses it for one job: the start ``X0 = (A^H A)^{-1} A^H`` of the Newton–Schulz inverse
+and the preconditioner of iterative refinement for large matrices. Forming ``A^H A`` squares the
+condition number, so ``X0`` is only accurate to about ``cond(A)^2 u``; the Newton–Schulz steps that
+follow, or the refinement, restore the accuracy the arithmetic allows for ``A`` itself, and a start
+that is not good enough (``||I - A X0||_F >= 1``) is simply not used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import tolerances
+
+_LEAF = 64
+
+
+def hpd_inverse(M: torch.Tensor) -> torch.Tensor:
+    """``M^{-1}`` for a batch of Hermitian positive definite ``M`` (``(B, n, n)``).
+
+    No check of definiteness is made: an ``M`` that is not positive definite to working precision
+    gives a meaningless (possibly non-finite) answer, which the caller must detect.
+    """
+    n = M.shape[-1]
+    if n <= _LEAF:
+        return _leaf(M)
+    k = n // 2
+    M11, M12, M22 = M[..., :k, :k], M[..., :k, k:], M[..., k:, k:]
+    inv11 = hpd_inverse(M11)
+    W = inv11 @ M12
+    S = torch.baddbmm(M22, M12.mH, W, alpha=-1) if M.dim() == 3 else M22 - M12.mH @ W
+    invS = hpd_inverse(0.5 * (S + S.mH))
+    T = W @ invS
+    out = torch.empty_like(M)
+    top = inv11 + T @ W.mH
+    out[..., :k, :k] = 0.5 * (top + top.mH)
+    out[..., :k, k:] = -T
+    out[..., k:, :k] = -T.mH
+    out[..., k:, k:] = invS
+    return out
+
+
+def _leaf(M: torch.Tensor) -> torch.Tensor:
+    """Newton–Schulz ``X <- 2X - X (M X)`` from ``X0 = I / ||M||_inf``: ``X`` stays a polynomial
+    in ``M``, so ``M X0`` has the eigenvalues ``lambda / ||M||_inf`` in ``(0, 1]`` and the smallest
+    doubles per step until the quadratic phase; it stops when a step in that phase fails to halve
+    ``||I - M X||_F`` (rounding has taken over), for every member."""
+    n = M.shape[-1]
+    M = M.reshape(-1, n, n)
+    eye = torch.eye(n, dtype=M.dtype, device=M.device)
+    scale = torch.linalg.matrix_norm(M, ord=float("inf")).clamp_min(torch.finfo(M.real.dtype).tiny)
+    X = (eye / scale.view(-1, 1, 1).to(M.dtype)).contiguous()
+    r = None
+    # The smallest eigenvalue that can be told from zero, u / n, needs log2(n / u) doublings.
+    for _ in range(math.ceil(math.log2(n / tolerances.unit_roundoff(M.dtype))) + 12):
+        T = torch.bmm(M, X)
+        rn = torch.linalg.matrix_norm(T - eye)
+        if r is not None and bool((((r < 0.5) & (rn > 0.5 * r)) | ~torch.isfinite(rn)).all()):
+            break
+        r = rn
+        X = torch.baddbmm(X, X, T, beta=2, alpha=-1)
+    return 0.5 * (X + X.mH)
