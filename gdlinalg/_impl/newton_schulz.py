@@ -193,10 +193,17 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     """
     n = A.shape[-1]
     if n >= _LARGE:
-        X0 = gram_inverse(A) @ A.mH
-        res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=False, X0=X0, only_warm=True)
-        if res is not None:
-            return res
+        # In single precision the start may need the wider type (cond(A)^2 u_32 > 1 from
+        # cond(A) of a few hundred); it is still far cheaper than the doubling phase.
+        for dtype in _gram_types(A.dtype, single_first=False):
+            Aw = A.to(dtype)
+            G = gram_inverse(Aw)
+            if not bool(torch.isfinite(G).all()):
+                continue
+            X0 = (G @ Aw.mH).to(A.dtype)
+            res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=False, X0=X0, only_warm=True)
+            if res is not None:
+                return res
     mixed = (A.dtype in _NARROW and n >= _LARGE) if mixed is None else mixed
     if not mixed:
         return _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate)
@@ -204,6 +211,14 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate, X0=low.X.to(A.dtype))
     res.iterations += low.iterations
     return res
+
+
+def _gram_types(dtype: torch.dtype, *, single_first: bool) -> list[torch.dtype]:
+    """The precisions to try the Gram route in, cheapest first: for the solve, whose refinement
+    repairs a rough preconditioner, single precision first; for the inverse the working one."""
+    if dtype in _NARROW:
+        return [_NARROW[dtype], dtype] if single_first else [dtype]
+    return [dtype, _WIDE[dtype]] if dtype in _WIDE else [dtype]
 
 
 def gram_inverse(A: torch.Tensor) -> torch.Tensor:
@@ -438,7 +453,7 @@ def solve(A: torch.Tensor, B: torch.Tensor, *, rec: Recorder, tol: float | None 
         return eta.amax(dim=-1) if eta.numel() else torch.zeros(A.shape[0], dtype=torch.float64)
 
     if n >= _LARGE:
-        for dtype in ([_NARROW[A.dtype]] if A.dtype in _NARROW else []) + [A.dtype]:
+        for dtype in _gram_types(A.dtype, single_first=True):
             low = A.to(dtype)
             G = gram_inverse(low)
             if not bool(torch.isfinite(G).all()):
