@@ -216,6 +216,7 @@ def evaluate_targets(rows: list[dict], memory: list[dict]) -> list[dict]:
                     row if ref is not None else None,
                     [lambda r, ref=ref: r["ratio"] <= ref["ratio"], lambda r: r["residual"] <= tol],
                     lambda r, ref=ref: f"{r['ratio']:.1f}x (n=500: {ref['ratio']:.1f}x), residual {r['residual']:.1e}")
+
     def equal_or_better(r):
         # Equal accuracy: the reference was tuned to reach ours. When no setting reaches it (the
         # note says so), its most accurate setting was timed; ours is then faster only if it is
