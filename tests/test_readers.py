@@ -43,8 +43,12 @@ NOTEBOOKS = [d for d in toc_docnames() if is_notebook(d)]
 
 
 def h1(book: Build, docname: str) -> str:
+    """The chapter's title as written, without the number the HTML build puts before it."""
     s = bs4.BeautifulSoup(book.page(docname), "html.parser")
-    return " ".join(s.find("article").find("h1").get_text().replace("#", "").split())
+    heading = s.find("article").find("h1")
+    for number in heading.select(".section-number"):
+        number.decompose()
+    return " ".join(heading.get_text().replace("#", "").split())
 
 
 # ------------------------------------------------------------------------------------------------
