@@ -1,0 +1,138 @@
+"""Key facts of the chapter "Eigenvalues by gradient methods" (book/eigenvalues.md).
+
+Two groups, as for the other chapters:
+
+* package tests (fast): the facts the chapter builds on, recomputed with ``gdlinalg`` and
+  ``torch.autograd``;
+* HTML tests (marked ``book``): the built page shows its figures, the LOBPCG table and the fitted
+  slopes of the gap experiment, read from the session's one strict build.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import gdlinalg
+from gdlinalg import matrices
+
+U64 = torch.finfo(torch.float64).eps / 2
+
+
+def _family(delta: float, n: int) -> torch.Tensor:
+    """The chapter's test matrices: lambda_1 = 1 and n - 1 eigenvalues packed towards the ends of
+    [0, 1 - delta]."""
+    j = torch.arange(n - 1, dtype=torch.float64)
+    bulk = (1 - delta) * (1 + torch.cos(math.pi * j / (n - 2))) / 2
+    return matrices.random_symmetric(n, eigenvalues=torch.cat([torch.ones(1, dtype=torch.float64), bulk]), seed=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# package facts
+# ------------------------------------------------------------------------------------------------
+
+
+def test_rayleigh_quotient_gradient_and_hessian_at_every_eigenvector():
+    lam = torch.tensor([2.5, 1.0, 0.5, -0.5, -2.0, -3.0], dtype=torch.float64)
+    A = matrices.random_symmetric(6, eigenvalues=lam, seed=3)
+
+    def rho(x):
+        return x @ A @ x / (x @ x)
+
+    x = torch.randn(6, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    rho(x).backward()
+    assert torch.allclose(x.grad, 2 * (A @ x - rho(x) * x) / (x @ x), atol=50 * U64)
+    w, V = torch.linalg.eigh(A)
+    for i in range(6):
+        H = torch.autograd.functional.hessian(rho, V[:, i])
+        expected = (2 * (w - w[i])).sort().values            # 0 along v_i itself
+        assert torch.allclose(torch.linalg.eigvalsh(H), expected, atol=100 * U64 * lam.abs().max())
+        assert int((torch.linalg.eigvalsh(H) > 1e-9).sum()) == 5 - i    # directions uphill
+
+
+@pytest.mark.parametrize("delta", [1e-1, 1e-3])
+def test_truncated_eigh_finds_the_top_eigenpair_whatever_the_gap(delta):
+    A = _family(delta, 100)
+    res = gdlinalg.truncated_eigh_result(A, 1)
+    assert res.converged and res.method == "subspace"
+    v = torch.linalg.eigh(A).eigenvectors[:, -1]
+    x = res.solution.eigenvectors[:, 0]
+    # The eigenvector error is bounded by the residual over the gap (||A||_2 = 1).
+    assert (x - v * (v @ x)).norm() <= 10 * max(res.residual, 100 * U64) / delta
+    assert abs(res.solution.eigenvalues[0] - 1) <= 100 * 100 * U64
+
+
+def test_jacobi_sweeps_do_not_depend_on_the_gap():
+    sweeps = {}
+    for delta in (1e-2, 1e-10):
+        A = _family(delta, 60)
+        res = gdlinalg.eigh_result(A, method="jacobi")
+        assert res.converged and res.method == "jacobi"
+        assert torch.allclose(res.solution.eigenvalues, torch.linalg.eigvalsh(A), atol=100 * 60 * U64)
+        sweeps[delta] = res.iterations
+    assert abs(sweeps[1e-2] - sweeps[1e-10]) <= 1, sweeps
+
+
+# ------------------------------------------------------------------------------------------------
+# the built page
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    pytest.importorskip("bs4")
+    from book_build import session_build
+
+    return session_build(tmp_path_factory).html
+
+
+def _article(html_path: Path):
+    import bs4
+
+    s = bs4.BeautifulSoup(html_path.read_text(encoding="utf-8"), "html.parser")
+    return s.find("article") or s.find("main")
+
+
+def _text(node) -> str:
+    return " ".join(node.get_text().split())
+
+
+@pytest.mark.book
+def test_eigenvalue_page_has_its_figures_with_alt_text_and_captions(site):
+    a = _article(site / "book" / "eigenvalues.html")
+    for name in ("fig-eig-game", "fig-eig-lobpcg", "fig-eig-gap"):
+        fig = a.find(id=name)
+        assert fig is not None and fig.find("figcaption") is not None, name
+        img = fig.find("img")
+        assert img is not None and len((img.get("alt") or "").strip()) > 40, name
+
+
+@pytest.mark.book
+def test_eigenvalue_page_compares_lobpcg_with_torch_and_the_package(site):
+    a = _article(site / "book" / "eigenvalues.html")
+    table = next(t for t in a.find_all("table") if "torch.lobpcg" in _text(t))
+    header = [_text(th) for th in table.find_all("th")]
+    rows = {(cells := [_text(td) for td in tr.find_all("td")])[0]: dict(zip(header, cells))
+            for tr in table.find_all("tr")[1:]}
+    assert set(rows) == {"ours (LOBPCG)", "torch.lobpcg", "gdlinalg.truncated_eigh"}
+    for row in rows.values():
+        assert float(row["largest residual"]) <= 1e-12
+        assert int(row["products with A"]) > 0 and int(row["steps"]) > 0
+    assert float(rows["gdlinalg.truncated_eigh"]["largest residual"]) < 1e-14
+
+
+@pytest.mark.book
+def test_eigenvalue_page_states_the_measured_gap_slopes(site):
+    text = _text(_article(site / "book" / "eigenvalues.html"))
+    slopes = re.search(r"are (\S+) for power iteration, (\S+) for gradient ascent and (\S+) for "
+                       r"steepest ascent, against the predicted .{1,60}?, and (\S+) for LOBPCG", text)
+    assert slopes, text[-3000:]
+    power, gradient, steepest, lobpcg = (float(s.replace("−", "-")) for s in slopes.groups())
+    assert all(abs(s + 1) < 0.1 for s in (power, gradient, steepest))
+    assert abs(lobpcg + 0.5) < 0.1
+    for author in ("Oja", "Gemp", "Knyazev"):
+        assert author in text
