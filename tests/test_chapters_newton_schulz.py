@@ -1,0 +1,158 @@
+"""Key facts of the chapter "Newton–Schulz beyond the inverse".
+
+Two groups:
+
+* package tests (fast): the facts the chapter states, recomputed with ``gdlinalg`` and
+  ``torch.linalg`` as the reference;
+* HTML tests (marked ``book``): the built page shows its figures, the speed table computed by its
+  code and the glued numbers, read from the session's one strict build (``book_build.session_build``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import gdlinalg
+from gdlinalg import matrices
+
+MUON = (3.4445, -4.7750, 2.0315)
+
+
+def _p(x: float) -> float:
+    return 0.5 * x * (3 - x * x)
+
+
+def _alpha(l: float) -> float:
+    return math.sqrt(3 / (1 + l + l * l))
+
+
+def _svd_polar(A: torch.Tensor) -> torch.Tensor:
+    W, _, Vh = torch.linalg.svd(A, full_matrices=False)
+    return W @ Vh
+
+
+# ------------------------------------------------------------------------------------------------
+# package facts
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("l", [0.5, 1e-1, 1e-3, 1e-8])
+def test_chen_chow_scaling_maps_the_interval_into_one_with_the_same_top(l):
+    a = _alpha(l)
+    assert _p(a * l) == pytest.approx(_p(a), rel=1e-12)       # both ends land on the same value
+    xs = torch.linspace(l, 1, 2001, dtype=torch.float64)
+    image = 0.5 * a * xs * (3 - a * a * xs * xs)
+    assert float(image.max()) == pytest.approx(1.0, abs=1e-6) and float(image.min()) >= _p(a * l) - 1e-15
+    assert _p(a * l) / l > _p(l) / l                            # the scaled step grows faster
+
+
+def test_muon_quintic_does_not_fix_one_and_settles_on_a_cycle():
+    a, b, c = MUON
+    q = lambda x: a * x + b * x**3 + c * x**5  # noqa: E731
+    assert abs(q(1.0) - 1) > 0.25
+    x = 1.0
+    for _ in range(2000):
+        x = q(x)
+    orbit = [x, q(x), q(q(x)), q(q(q(x)))]
+    assert q(orbit[-1]) == pytest.approx(orbit[0], abs=1e-9)
+    assert 0.5 < min(orbit) < 0.75 and 1.0 < max(orbit) < 1.5
+
+
+@pytest.mark.parametrize("method", ["newton_schulz", "qdwh"])
+def test_polar_factor_is_the_svd_one(method):
+    A = matrices.with_condition_number(120, 80, 1e3, seed=2)
+    res = gdlinalg.polar_result(A, method=method)
+    U, H = res.solution
+    assert res.converged and res.method == method
+    assert float(torch.linalg.matrix_norm(U - _svd_polar(A)) / math.sqrt(80)) < 1e-12
+    torch.testing.assert_close(H, H.mT)
+    assert float(torch.linalg.eigvalsh(H).min()) > 0
+
+
+def test_qdwh_takes_fewer_steps_than_newton_schulz_and_at_most_six():
+    for seed in range(3):
+        A = matrices.with_condition_number(100, 100, 1e3, seed=seed)
+        ns = gdlinalg.polar_result(A).iterations
+        qd = gdlinalg.polar_result(A, method="qdwh").iterations
+        assert qd <= 6 < ns
+
+
+def test_sign_function_split_decouples_a_symmetric_matrix():
+    # The polar factor of a symmetric nonsingular matrix is its sign function.
+    H = matrices.random_symmetric(40, seed=7)
+    lam = torch.linalg.eigvalsh(H)
+    mu = float(0.5 * (lam[19] + lam[20]))
+    S = gdlinalg.polar(H - mu * torch.eye(40, dtype=torch.float64)).U
+    P = 0.5 * (torch.eye(40, dtype=torch.float64) + S)
+    torch.testing.assert_close(P @ P, P, atol=1e-12, rtol=0)
+    k = round(float(torch.trace(P)))
+    assert k == int((lam > mu).sum()) == 20
+    Q1 = torch.linalg.qr(P @ torch.randn(40, k, dtype=torch.float64, generator=torch.Generator().manual_seed(0))).Q
+    Q2 = torch.linalg.qr((torch.eye(40, dtype=torch.float64) - P)
+                         @ torch.randn(40, 40 - k, dtype=torch.float64, generator=torch.Generator().manual_seed(1))).Q
+    assert float(torch.linalg.matrix_norm(Q2.T @ H @ Q1)) < 1e-12 * float(torch.linalg.matrix_norm(H))
+    blocks = torch.cat([torch.linalg.eigvalsh(Q1.T @ H @ Q1), torch.linalg.eigvalsh(Q2.T @ H @ Q2)])
+    torch.testing.assert_close(torch.sort(blocks).values, lam, atol=1e-12, rtol=0)
+
+
+def test_svd_from_a_polar_decomposition_and_an_eigendecomposition():
+    A = matrices.with_condition_number(90, 90, 1e3, seed=3)
+    Up, Hp = gdlinalg.polar(A)
+    w, V = gdlinalg.eigh(Hp)
+    assert float(torch.linalg.matrix_norm((Up @ V) * w @ V.T - A) / torch.linalg.matrix_norm(A)) < 1e-13
+    torch.testing.assert_close(w.flip(0), torch.linalg.svdvals(A), atol=1e-13, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# the built page
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    bs4 = pytest.importorskip("bs4")
+    from book_build import session_build
+
+    html = (session_build(tmp_path_factory).html / "book" / "newton-schulz.html").read_text(encoding="utf-8")
+    s = bs4.BeautifulSoup(html, "html.parser")
+    return s.find("article") or s.find("main")
+
+
+def _text(node) -> str:
+    return " ".join(node.get_text().split())
+
+
+@pytest.mark.book
+def test_chapter_figures_have_alt_text_and_captions(page):
+    for name in ("fig-ns-scalar-map", "fig-ns-polar-history", "fig-ns-muon", "fig-ns-steps"):
+        fig = page.find(id=name)
+        assert fig is not None and fig.find("figcaption"), name
+        img = fig.find("img")
+        assert img is not None and len(img.get("alt", "").strip()) > 40, name
+
+
+@pytest.mark.book
+def test_speed_table_has_every_operation_and_size_as_a_ratio(page):
+    table = next(t for t in page.find_all("table") if "torch.linalg.eigh" in _text(t))
+    header = [_text(th) for th in table.find_all("th")]
+    assert header[2:] == ["n = 100", "n = 200", "n = 300"]
+    rows = [[_text(td) for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
+    assert [r[0] for r in rows] == ["svd", "eigh", "inv", "polar, Newton–Schulz", "polar, QDWH", "polar, QDWH"]
+    for r in rows:
+        assert all(re.fullmatch(r"\d+\.\d×", cell) for cell in r[2:]), r
+
+
+@pytest.mark.book
+def test_chapter_prose_carries_the_computed_numbers(page):
+    source = (Path(__file__).resolve().parents[1] / "book" / "newton-schulz.md").read_text(encoding="utf-8")
+    n_refs = len(re.findall(r"\{glue:text\}`", source))
+    assert len(page.select(".pasted-text, .pasted-inline")) >= n_refs
+    text = _text(page)
+    a, b, c = MUON
+    assert f"{a + b + c:.4f}" in text                           # q(1), glued from the code
+    assert "Traceback" not in text
