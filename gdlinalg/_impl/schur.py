@@ -28,28 +28,33 @@ from . import tolerances
 _LEAF = 64
 
 
-def hpd_inverse(M: torch.Tensor) -> torch.Tensor:
+def hpd_inverse(M: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``M^{-1}`` for a batch of Hermitian positive definite ``M`` (``(B, n, n)``).
 
     No check of definiteness is made: an ``M`` that is not positive definite to working precision
     gives a meaningless (possibly non-finite) answer, which the caller must detect.
+    The blocks are written into ``out`` (a ``(B, n, n)`` view, allocated when ``None``) as they are
+    found: ``M11^{-1}`` goes straight into the top left corner, where it is only read before it is
+    overwritten, which saves a copy of every block at every level (the small products here are
+    bound by overhead, not flops).
     """
     n = M.shape[-1]
+    if out is None:
+        out = torch.empty_like(M)
     if n <= _LEAF:
-        return _leaf(M)
+        out.copy_(_leaf(M))
+        return out
     k = n // 2
     M11, M12, M22 = M[..., :k, :k], M[..., :k, k:], M[..., k:, k:]
-    inv11 = hpd_inverse(M11)
-    W = inv11 @ M12
-    S = torch.baddbmm(M22, M12.mH, W, alpha=-1) if M.dim() == 3 else M22 - M12.mH @ W
-    invS = hpd_inverse(0.5 * (S + S.mH))
-    T = W @ invS
-    out = torch.empty_like(M)
-    top = inv11 + T @ W.mH
+    inv11 = hpd_inverse(M11, out[..., :k, :k])
+    W = torch.bmm(inv11, M12)
+    S = torch.baddbmm(M22, M12.mH, W, alpha=-1)
+    invS = hpd_inverse(0.5 * (S + S.mH), out[..., k:, k:])
+    T = torch.bmm(W, invS)
+    top = torch.baddbmm(inv11, T, W.mH)
     out[..., :k, :k] = 0.5 * (top + top.mH)
-    out[..., :k, k:] = -T
-    out[..., k:, :k] = -T.mH
-    out[..., k:, k:] = invS
+    out[..., :k, k:] = T.neg_()
+    out[..., k:, :k] = T.mH
     return out
 
 
@@ -57,13 +62,15 @@ def _leaf(M: torch.Tensor) -> torch.Tensor:
     """Newton–Schulz ``X <- 2X - X (M X)`` from ``X0 = I / ||M||_inf``: ``X`` stays a polynomial
     in ``M``, so ``M X0`` has the eigenvalues ``lambda / ||M||_inf`` in ``(0, 1]`` and the smallest
     doubles per step until the quadratic phase; it stops when a step in that phase fails to halve
-    ``||I - M X||_F`` (rounding has taken over), for every member."""
+    ``||I - M X||_F`` (rounding has taken over), or after the step that squares the residual below
+    ``4 n u``, for every member."""
     n = M.shape[-1]
     M = M.reshape(-1, n, n)
     eye = torch.eye(n, dtype=M.dtype, device=M.device)
     scale = torch.linalg.matrix_norm(M, ord=float("inf")).clamp_min(torch.finfo(M.real.dtype).tiny)
     X = (eye / scale.view(-1, 1, 1).to(M.dtype)).contiguous()
     r = None
+    floor = 4 * n * tolerances.unit_roundoff(M.dtype)
     # The smallest eigenvalue that can be told from zero, u / n, needs log2(n / u) doublings.
     for k in range(math.ceil(math.log2(n / tolerances.unit_roundoff(M.dtype))) + 12):
         T = torch.bmm(M, X)
@@ -76,5 +83,9 @@ def _leaf(M: torch.Tensor) -> torch.Tensor:
             if r is not None and max(r) < 0.5 and all(b > 0.5 * a for a, b in zip(r, rn)):
                 break
             r = rn
+            if max(r) ** 2 < floor:
+                # The next step reaches the rounding floor; checking it would cost a step more.
+                X = torch.baddbmm(X, X, T, beta=2, alpha=-1)
+                break
         X = torch.baddbmm(X, X, T, beta=2, alpha=-1)
     return 0.5 * (X + X.mH)
