@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from . import blog, cgls, gradient, jacobi, newton_schulz, pseudoinverse, scaling, spectral, stiefel, subspace
-from .checks import check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
+from .checks import all_finite, check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
 from .completion import complete_orthonormal
 from .outcome import Outcome
 from .result import Recorder, Result
@@ -335,7 +335,7 @@ def _broadcast_solve(A: torch.Tensor, B: torch.Tensor, left: bool) -> tuple[torc
         B = B.unsqueeze(-1)
     elif B.dim() < 2:
         raise ValueError(f"expected B to have at least 2 dimensions for left=False, got shape {tuple(B.shape)}")
-    if B.numel() and not bool(torch.isfinite(B).all()):
+    if not all_finite(B):
         raise ValueError("B contains NaN or Inf entries")
     if left and B.shape[-2] != n:
         raise ValueError(f"incompatible shapes: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")

@@ -18,7 +18,7 @@ def max_exponent(A: torch.Tensor) -> torch.Tensor:
     """Per matrix of ``A`` (``(*, m, n)``), the exponent ``e`` with ``max |a_ij| = f 2^e``, ``f`` in
     ``[0.5, 1)`` (``max(|re|, |im|)`` for complex entries); 0 for a zero or empty matrix.
     Shape ``(*,)``, int64."""
-    R = torch.view_as_real(A) if A.is_complex() else A
+    R = torch.view_as_real(A.resolve_conj()) if A.is_complex() else A
     dims = (-3, -2, -1) if A.is_complex() else (-2, -1)
     if A.numel() == 0:
         return torch.zeros(A.shape[:-2], dtype=torch.int64, device=A.device)
