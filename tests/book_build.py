@@ -44,6 +44,26 @@ class Build:
     def page(self, docname: str) -> str:
         return (self.html / f"{docname}.html").read_text(encoding="utf-8")
 
+    def article(self, docname: str):
+        """The content of a built page, parsed: :func:`article` of :meth:`page`."""
+        return article(self.page(docname))
+
+
+def article(html: str):
+    """The page's content (its ``<article>``, else ``<main>``), without the theme's navigation and
+    header buttons, parsed with bs4."""
+    import bs4
+
+    s = bs4.BeautifulSoup(html, "html.parser")
+    main = s.find("article") or s.find("main")
+    assert main is not None, "no <article> or <main> in the page"
+    return main
+
+
+def plain_text(node) -> str:
+    """The words of a parsed node, whitespace collapsed, as a reader reads them."""
+    return " ".join(node.get_text().split())
+
 
 def copy_book(dst: Path, cache_from: Path | None = None) -> Path:
     """Copy the repository's sources to ``dst`` (and, optionally, an execution cache to reuse)."""

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import book_stats
-from book_build import REPO, Build, build, copy_book, session_build, toc_docnames
+from book_build import REPO, Build, article, build, copy_book, session_build, toc_docnames
 
 pytestmark = pytest.mark.book
 
@@ -36,14 +36,6 @@ def is_notebook(docname: str) -> bool:
 
 def soup(html: str):
     return bs4.BeautifulSoup(html, "html.parser")
-
-
-def article(html: str):
-    """The page's content, without the theme's navigation and header buttons."""
-    s = soup(html)
-    main = s.find("article") or s.find("main")
-    assert main is not None
-    return main
 
 
 def load_ext():

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import gdlinalg
 from gdlinalg import matrices
+
+from book_build import plain_text
 
 U64 = torch.finfo(torch.float64).eps / 2
 
@@ -83,27 +84,16 @@ def test_jacobi_sweeps_do_not_depend_on_the_gap():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def book(tmp_path_factory):
     pytest.importorskip("bs4")
     from book_build import session_build
 
-    return session_build(tmp_path_factory).html
-
-
-def _article(html_path: Path):
-    import bs4
-
-    s = bs4.BeautifulSoup(html_path.read_text(encoding="utf-8"), "html.parser")
-    return s.find("article") or s.find("main")
-
-
-def _text(node) -> str:
-    return " ".join(node.get_text().split())
+    return session_build(tmp_path_factory)
 
 
 @pytest.mark.book
-def test_eigenvalue_page_has_its_figures_with_alt_text_and_captions(site):
-    a = _article(site / "book" / "eigenvalues.html")
+def test_eigenvalue_page_has_its_figures_with_alt_text_and_captions(book):
+    a = book.article("book/eigenvalues")
     for name in ("fig-eig-game", "fig-eig-lobpcg", "fig-eig-gap"):
         fig = a.find(id=name)
         assert fig is not None and fig.find("figcaption") is not None, name
@@ -112,11 +102,11 @@ def test_eigenvalue_page_has_its_figures_with_alt_text_and_captions(site):
 
 
 @pytest.mark.book
-def test_eigenvalue_page_compares_lobpcg_with_torch_and_the_package(site):
-    a = _article(site / "book" / "eigenvalues.html")
-    table = next(t for t in a.find_all("table") if "torch.lobpcg" in _text(t))
-    header = [_text(th) for th in table.find_all("th")]
-    rows = {(cells := [_text(td) for td in tr.find_all("td")])[0]: dict(zip(header, cells))
+def test_eigenvalue_page_compares_lobpcg_with_torch_and_the_package(book):
+    a = book.article("book/eigenvalues")
+    table = next(t for t in a.find_all("table") if "torch.lobpcg" in plain_text(t))
+    header = [plain_text(th) for th in table.find_all("th")]
+    rows = {(cells := [plain_text(td) for td in tr.find_all("td")])[0]: dict(zip(header, cells))
             for tr in table.find_all("tr")[1:]}
     assert set(rows) == {"ours (LOBPCG)", "torch.lobpcg", "gdlinalg.truncated_eigh"}
     for row in rows.values():
@@ -126,8 +116,8 @@ def test_eigenvalue_page_compares_lobpcg_with_torch_and_the_package(site):
 
 
 @pytest.mark.book
-def test_eigenvalue_page_states_the_measured_gap_slopes(site):
-    text = _text(_article(site / "book" / "eigenvalues.html"))
+def test_eigenvalue_page_states_the_measured_gap_slopes(book):
+    text = plain_text(book.article("book/eigenvalues"))
     slopes = re.search(r"are (\S+) for power iteration, (\S+) for gradient ascent and (\S+) for "
                        r"steepest ascent, against the predicted .{1,60}?, and (\S+) for LOBPCG", text)
     assert slopes, text[-3000:]

@@ -18,6 +18,8 @@ import torch
 import gdlinalg
 from gdlinalg import matrices
 
+from book_build import plain_text
+
 # ------------------------------------------------------------------------------------------------
 # facts, via the package
 # ------------------------------------------------------------------------------------------------
@@ -143,17 +145,11 @@ def test_pinv_gradient_start_decides_the_norm_and_newton_schulz_must_not_run_on(
 
 
 @pytest.fixture(scope="session")
-def built_root(tmp_path_factory) -> Path:
+def book(tmp_path_factory):
+    pytest.importorskip("bs4")
     from book_build import session_build
 
-    return session_build(tmp_path_factory).root
-
-
-def _article(root: Path, docname: str):
-    bs4 = pytest.importorskip("bs4")
-    html = (root / "_build" / "html" / f"{docname}.html").read_text(encoding="utf-8")
-    s = bs4.BeautifulSoup(html, "html.parser")
-    return s.find("article") or s.find("main")
+    return session_build(tmp_path_factory)
 
 
 @pytest.mark.book
@@ -162,8 +158,8 @@ def _article(root: Path, docname: str):
     ("book/inverse-recipe", ["fig-blog-losses", "fig-inv-rates", "fig-inv-optimizers"]),
     ("book/inverse-methods", ["fig-inv-cgls", "fig-inv-newton-schulz", "fig-inv-hilbert", "fig-inv-pinv-growth"]),
 ])
-def test_chapter_figures_tables_glue_and_exercises(built_root, docname, figures):
-    a = _article(built_root, docname)
+def test_chapter_figures_tables_glue_and_exercises(book, docname, figures):
+    a = book.article(docname)
     for name in figures:
         fig = a.find(id=name)
         assert fig is not None and fig.find("figcaption"), name
@@ -179,8 +175,8 @@ def test_chapter_figures_tables_glue_and_exercises(built_root, docname, figures)
 
 
 @pytest.mark.book
-def test_inverse_chapter_prose_carries_the_measured_iteration_counts(built_root):
-    text = " ".join(_article(built_root, "book/inverse-recipe").get_text().split())
+def test_inverse_chapter_prose_carries_the_measured_iteration_counts(book):
+    text = plain_text(book.article("book/inverse-recipe"))
     mats = matrices.blog_inverse_matrices(dtype=torch.float64)
     for M in mats.values():
         its = gdlinalg.inv_result(M, method="blog", tol=1e-10).iterations
@@ -205,8 +201,8 @@ def test_symmetrised_loss_has_false_minimisers_on_symmetric_indefinite_matrices(
 
 
 @pytest.mark.book
-def test_inverse_recipe_page_measures_how_the_recipe_scales(built_root):
-    text = " ".join(_article(built_root, "book/inverse-recipe").get_text().split())
+def test_inverse_recipe_page_measures_how_the_recipe_scales(book):
+    text = plain_text(book.article("book/inverse-recipe"))
     assert re.search(r"One step takes \d+ ms here", text)
     assert re.search(r"would need about \S+ iterations", text)
     assert "none of them converges in reasonable time" not in text

@@ -20,6 +20,8 @@ import torch
 import gdlinalg
 from gdlinalg import matrices
 
+from book_build import plain_text
+
 MUON = (3.4445, -4.7750, 2.0315)
 
 
@@ -115,16 +117,10 @@ def test_svd_from_a_polar_decomposition_and_an_eigendecomposition():
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    bs4 = pytest.importorskip("bs4")
+    pytest.importorskip("bs4")
     from book_build import session_build
 
-    html = (session_build(tmp_path_factory).html / "book" / "newton-schulz.html").read_text(encoding="utf-8")
-    s = bs4.BeautifulSoup(html, "html.parser")
-    return s.find("article") or s.find("main")
-
-
-def _text(node) -> str:
-    return " ".join(node.get_text().split())
+    return session_build(tmp_path_factory).article("book/newton-schulz")
 
 
 @pytest.mark.book
@@ -138,10 +134,10 @@ def test_chapter_figures_have_alt_text_and_captions(page):
 
 @pytest.mark.book
 def test_speed_table_has_every_operation_and_size_as_a_ratio(page):
-    table = next(t for t in page.find_all("table") if "torch.linalg.eigh" in _text(t))
-    header = [_text(th) for th in table.find_all("th")]
+    table = next(t for t in page.find_all("table") if "torch.linalg.eigh" in plain_text(t))
+    header = [plain_text(th) for th in table.find_all("th")]
     assert header[2:] == ["n = 100", "n = 200", "n = 300"]
-    rows = [[_text(td) for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
+    rows = [[plain_text(td) for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
     assert [r[0] for r in rows] == ["svd", "eigh", "inv", "polar, Newton–Schulz", "polar, QDWH", "polar, QDWH"]
     for r in rows:
         assert all(re.fullmatch(r"\d+\.\d×", cell) for cell in r[2:]), r
@@ -152,7 +148,7 @@ def test_chapter_prose_carries_the_computed_numbers(page):
     source = (Path(__file__).resolve().parents[1] / "book" / "newton-schulz.md").read_text(encoding="utf-8")
     n_refs = len(re.findall(r"\{glue:text\}`", source))
     assert len(page.select(".pasted-text, .pasted-inline")) >= n_refs
-    text = _text(page)
+    text = plain_text(page)
     a, b, c = MUON
     assert f"{a + b + c:.4f}" in text                           # q(1), glued from the code
     assert "Traceback" not in text

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
 
 import gdlinalg
 from gdlinalg import matrices
+
+from book_build import plain_text
 
 BLOG_PRINTED_M1 = (2.3398, 0.6873, 0.2592, 0.1177)  # part 3 of the blog series
 ADDENDUM_PRINTED_M1 = (2.3382, 0.6890, 0.2601, 0.1181)  # the addendum's Adam notebook (02b)
@@ -168,52 +169,41 @@ def test_pca_by_eigh_and_by_truncated_svd_agree():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def book(tmp_path_factory):
     pytest.importorskip("bs4")
     from book_build import session_build
 
-    return session_build(tmp_path_factory).html
-
-
-def _article(html_path: Path):
-    import bs4
-
-    s = bs4.BeautifulSoup(html_path.read_text(encoding="utf-8"), "html.parser")
-    return s.find("article") or s.find("main")
-
-
-def _text(node) -> str:
-    return " ".join(node.get_text().split())
+    return session_build(tmp_path_factory)
 
 
 @pytest.mark.book
-def test_svd_recipe_page_shows_the_blog_and_addendum_singular_values(site):
-    text = _text(_article(site / "book" / "svd-recipe.html"))
+def test_svd_recipe_page_shows_the_blog_and_addendum_singular_values(book):
+    text = plain_text(book.article("book/svd-recipe"))
     assert ", ".join(f"{v:.4f}" for v in BLOG_PRINTED_M1) in text
     assert ", ".join(f"{v:.4f}" for v in ADDENDUM_PRINTED_M1) in text
     assert "escaped both failures" in text
 
 
 @pytest.mark.book
-def test_svd_recipe_page_runs_all_five_matrices_for_20000_iterations(site):
-    a = _article(site / "book" / "svd-recipe.html")
-    text = _text(a)
+def test_svd_recipe_page_runs_all_five_matrices_for_20000_iterations(book):
+    a = book.article("book/svd-recipe")
+    text = plain_text(a)
     assert "200,000 iterations of the recipe" in text
-    result_table = next(t for t in a.find_all("table") if "recipe" in _text(t.find("tr")))
-    rows = [[_text(td) for td in tr.find_all("td")] for tr in result_table.find_all("tr")[1:]]
+    result_table = next(t for t in a.find_all("table") if "recipe" in plain_text(t.find("tr")))
+    rows = [[plain_text(td) for td in tr.find_all("td")] for tr in result_table.find_all("tr")[1:]]
     verdict = {(r[0], r[1]): r[-1] for r in rows}
     assert len(verdict) == 10
     assert [verdict[m, "momentum"] for m in ("M1", "M2", "M3", "M4", "M5")] == ["yes", "yes", "no", "yes", "no"]
     # "an SVD" means reconstruction and orthogonality, not the reconstruction error alone.
-    header = [_text(th) for th in result_table.find_all("th")]
+    header = [plain_text(th) for th in result_table.find_all("th")]
     assert any("UᵀU" in h for h in header) and header[-1].startswith("all three")
 
 
 @pytest.mark.book
-def test_svd_methods_table_covers_the_methods_on_the_matrices(site):
-    a = _article(site / "book" / "svd-methods.html")
-    method_table = next(t for t in a.find_all("table") if "torch.linalg.svd" in _text(t))
-    rows = [[_text(td) for td in tr.find_all("td")] for tr in method_table.find_all("tr")[1:]]
+def test_svd_methods_table_covers_the_methods_on_the_matrices(book):
+    a = book.article("book/svd-methods")
+    method_table = next(t for t in a.find_all("table") if "torch.linalg.svd" in plain_text(t))
+    rows = [[plain_text(td) for td in tr.find_all("td")] for tr in method_table.find_all("tr")[1:]]
     methods = {"stiefel (Brockett)", "jacobi", "torch.linalg.svd"}
     expected = {(m, x) for m in ["M1", "M2", "M3", "M4", "M5"] for x in methods}
     expected |= {("M3", "gradient (L-BFGS)"), ("M5", "gradient (L-BFGS)")}  # where the recipe failed
@@ -226,19 +216,19 @@ def test_svd_methods_table_covers_the_methods_on_the_matrices(site):
 
 
 @pytest.mark.book
-def test_svd_methods_page_measures_jacobi_by_off_diagonal_mass(site):
-    a = _article(site / "book" / "svd-methods.html")
-    caption = _text(a.find(id="fig-svd-jacobi-sweeps"))
+def test_svd_methods_page_measures_jacobi_by_off_diagonal_mass(book):
+    a = book.article("book/svd-methods")
+    caption = plain_text(a.find(id="fig-svd-jacobi-sweeps"))
     assert "off-diagonal mass" in caption
-    text = _text(a)
+    text = plain_text(a)
     assert "Lanczos" in text and "Golub–Kahan" in text
     assert "method of choice for a few leading triplets" not in text
 
 
 @pytest.mark.book
 @pytest.mark.parametrize("page", ["svd-recipe", "svd-methods", "low-rank"])
-def test_figures_have_alt_text_and_captions(site, page):
-    a = _article(site / "book" / f"{page}.html")
+def test_figures_have_alt_text_and_captions(book, page):
+    a = book.article(f"book/{page}")
     imgs = a.find_all("img")
     assert len(imgs) >= 2
     for img in imgs:
@@ -247,8 +237,8 @@ def test_figures_have_alt_text_and_captions(site, page):
 
 
 @pytest.mark.book
-def test_low_rank_page_checks_eckart_young_and_pca(site):
-    text = _text(_article(site / "book" / "low-rank.html"))
+def test_low_rank_page_checks_eckart_young_and_pca(book):
+    text = plain_text(book.article("book/low-rank"))
     assert "Eckart–Young" in text
     m = re.search(r"differ by at most (\S+) \(Frobenius\)", text)
     assert m and float(m.group(1)) < 1e-12
