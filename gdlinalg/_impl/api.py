@@ -243,6 +243,9 @@ def inv_result(
         ``"newton_schulz"`` (default): Newton's method on ``X^{-1} - A = 0``,
         ``X <- X (2I - A X)``, started from one gradient step ``X0 = alpha A^H``; converges
         quadratically once ``||I - A X|| < 1``, after about ``log2(cond(A)^2)`` iterations.
+        For ``n >= 256`` it first tries the start ``X0 = (A^H A)^{-1} A^H`` (the Gram inverse by
+        recursive Schur complements), which skips those doubling steps when ``cond(A)`` is below
+        about ``u^{-1/2}``.
         ``"gradient"``: minimise ``mse(X A, I)`` (or the ``loss="right"``/``"symmetric"``
         variants) with any ``torch.optim`` optimizer; linear rate governed by ``cond(A)^2``.
         ``"blog"``: the 2020 blog recipe, bit for bit (random start from seed 314, ``lr=0.9``,

@@ -35,14 +35,11 @@ from . import tolerances
 from .checks import real_dtype
 from .estimates import gaussian
 from .polar import newton_schulz, start_scale
+from .residuals import fro
 
 
 def _hermitian(X: torch.Tensor) -> torch.Tensor:
     return 0.5 * (X + X.mH)
-
-
-def _fro(X: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.matrix_norm(X).to(torch.float64)
 
 
 def _split_points(H: torch.Tensor, size: torch.Tensor, attempt: torch.Tensor) -> torch.Tensor:
@@ -113,7 +110,8 @@ def _regroup(parts: list[_Group]) -> list[_Group]:
             if bool(mask.any()):
                 pieces.append(p.take(mask))
         S = max(int(q.size.max()) for q in pieces)
-        out.append(_Group(torch.cat([_pad(q.H, S) for q in pieces]), torch.cat([_pad_cols(q.U, S) for q in pieces]),
+        out.append(_Group(torch.cat([_fit(q.H, S, square=True) for q in pieces]),
+                          torch.cat([_fit(q.U, S, square=False) for q in pieces]),
                           torch.cat([q.size for q in pieces]), torch.cat([q.member for q in pieces]),
                           torch.cat([q.attempt for q in pieces])))
     return out
@@ -130,7 +128,7 @@ def divide_and_conquer(H: torch.Tensor, *, max_attempts: int = 7):
     dtype = H.dtype
     rd = real_dtype(dtype)
     u = tolerances.unit_roundoff(dtype)
-    scale = _fro(H).clamp_min(torch.finfo(torch.float64).tiny)                # per member
+    scale = fro(H).clamp_min(torch.finfo(torch.float64).tiny)                # per member
     eye_n = torch.eye(n, dtype=dtype, device=H.device)
     groups = [_Group(H.clone(), eye_n.expand(Bn, n, n).clone(), torch.full((Bn,), n, dtype=torch.int64),
                      torch.arange(Bn), torch.zeros(Bn, dtype=torch.int64))]
@@ -169,7 +167,7 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok) -> list[_Gr
     real = pos.unsqueeze(0) < g.size.unsqueeze(-1)                            # (nb, S)
     diag = torch.diagonal(g.H, dim1=-2, dim2=-1).real.to(torch.float64)
     mean = (diag * real).sum(-1) / g.size.to(torch.float64)
-    spread = _fro(g.H - torch.diag_embed((mean.unsqueeze(-1) * real).to(dtype)))
+    spread = fro(g.H - torch.diag_embed((mean.unsqueeze(-1) * real).to(dtype)))
     # Final: 1 x 1 blocks, and blocks whose eigenvalues agree to rounding.
     final = (g.size <= 1) | (spread <= 4 * u * math.sqrt(n) * scale[g.member]) | (g.attempt >= max_attempts)
     if bool(final.any()):
@@ -197,8 +195,8 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok) -> list[_Gr
     Q1 = _basis(P, k, size, seed=level)
     Q2 = _basis((eye - P) * rm.unsqueeze(-1) * rm.unsqueeze(-2), size - k, size, seed=level + 1000)
     HQ1 = Hs @ Q1
-    coupling = _fro(Q2.mH @ HQ1)
-    good = (k > 0) & (k < size) & (coupling <= 8 * u * math.sqrt(S) * _fro(Hs))
+    coupling = fro(Q2.mH @ HQ1)
+    good = (k > 0) & (k < size) & (coupling <= 8 * u * math.sqrt(S) * fro(Hs))
     out = []
     if bool((~good).any()):
         out.append(g.take(~good, attempt=g.attempt + 1))
@@ -211,23 +209,8 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok) -> list[_Gr
     return out
 
 
-def _pad(H: torch.Tensor, S: int) -> torch.Tensor:
-    s = H.shape[-1]
-    if s == S:
-        return H
-    if s > S:
-        return H[:, :S, :S]
-    out = H.new_zeros(H.shape[0], S, S)
-    out[:, :s, :s] = H
-    return out
-
-
-def _pad_cols(U: torch.Tensor, S: int) -> torch.Tensor:
-    s = U.shape[-1]
-    if s == S:
-        return U
-    if s > S:
-        return U[..., :S]
-    out = U.new_zeros(U.shape[0], U.shape[1], S)
-    out[..., :s] = U
-    return out
+def _fit(X: torch.Tensor, S: int, *, square: bool) -> torch.Tensor:
+    """``X`` with its last dimension (and, if ``square``, the one before) cut or zero-padded to ``S``,
+    so that groups of different sizes stack into one batch."""
+    d = S - X.shape[-1]
+    return torch.nn.functional.pad(X, (0, d, 0, d) if square else (0, d))

@@ -14,7 +14,7 @@ test and best iterate: a member that has converged stops, so the others can neit
 hold it back.
 
 **Inverse.** The iteration stops where rounding stops the quadratic decrease, and the answer is
-judged against what that arithmetic can reach: ``||I - A X||_F / sqrt(n) <= 20 sqrt(n) cond(A) u``
+judged against what that arithmetic can reach: ``||I - A X||_F / sqrt(n) <= (2 sqrt(n) cond(A) + 4n) u``
 (``tolerances.inverse``), with ``cond(A) = ||A||_2 ||X||_2`` estimated by power iteration. A matrix
 is reported singular only when no step brings ``||I - A X||_F`` below 1/2, i.e. when not even the
 leading digit of the inverse can be trusted; the error says the condition number exceeds ``1/u``.
@@ -59,12 +59,10 @@ from . import residuals, schur, tolerances
 from .checks import SingularMatrixError
 from .estimates import gaussian, norm2
 from .outcome import Outcome, summarise
+from .polar import sharpen_projector
 from .pseudoinverse import judge
+from .residuals import fro
 from .result import Recorder
-
-
-def _fro(X: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.matrix_norm(X).to(torch.float64)
 
 
 def _sigma1_squared(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,10 +195,9 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         # cond(A) of a few hundred); it is still far cheaper than the doubling phase.
         for dtype in _gram_types(A.dtype, single_first=False):
             Aw = A.to(dtype)
-            G = gram_inverse(Aw)
-            if not bool(torch.isfinite(G).all()):
-                continue
-            X0 = (G @ Aw.mH).to(A.dtype)
+            # A Gram matrix that is not numerically positive definite gives a non-finite X0, which
+            # fails the warm-start test (||I - A X0||_F < 1) and moves on to the next precision.
+            X0 = (gram_inverse(Aw) @ Aw.mH).to(A.dtype)
             res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=False, X0=X0, only_warm=True)
             if res is not None:
                 return res
@@ -267,7 +264,7 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         # Continue from X0 where ||I - A X0||_F < 1: the next step squares the residual, so it is
         # already in the quadratic regime and needs no acceleration.
         R0 = torch.baddbmm(eye.expand_as(X0), A, X0, alpha=-1)
-        f0 = _fro(R0)
+        f0 = fro(R0)
         warm = (f0 < 1) & torch.isfinite(f0)
         if bool(warm.all()):
             X, R = X0, R0
@@ -279,7 +276,7 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
         accelerate = accelerate and not bool(warm.all())
     else:
         R = torch.baddbmm(eye.expand_as(X), A, X, alpha=-1)
-    r = _fro(R) / sqrt_n
+    r = fro(R) / sqrt_n
     if accelerate:
         lo = _lanczos_smallest(A.mH @ A * alpha.view(-1, 1, 1).to(A.dtype), steps=min(40, n)).clamp(1e-300, 1.0)
         # An upper end of 2 would make the scaled step degenerate (f(2) = 0): take the power
@@ -322,7 +319,7 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
             lo[active] = torch.where(on, c * new_lo, new_lo)
             hi[active] = torch.where(on, c * new_hi, new_hi)
         Rn = torch.baddbmm(eye.expand_as(Xn), Aa, Xn, alpha=-1)
-        rn = _fro(Rn) / sqrt_n
+        rn = fro(Rn) / sqrt_n
         ra_old = r[active]
         it[active] += 1
         if everyone_active:
@@ -348,7 +345,7 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
             X, R = X.clone(), R.clone()
             X[idx] = start(idx, alpha[idx])
             R[idx] = eye - A[idx] @ X[idx]
-            r[idx] = _fro(R[idx]) / sqrt_n
+            r[idx] = fro(R[idx]) / sqrt_n
             restarted[idx] = True
             if accelerate:
                 lo[idx], hi[idx] = torch.full_like(lo[idx], 1e-300), torch.ones_like(hi[idx])
@@ -484,17 +481,8 @@ def solve(A: torch.Tensor, B: torch.Tensor, *, rec: Recorder, tol: float | None 
 # ------------------------------------------------------------------------------------------------
 
 
-def _sharpen(P: torch.Tensor, steps: int = 60) -> torch.Tensor:
-    """The spectral projector of the Hermitian ``P`` (eigenvalues near 0 and 1) onto its
-    eigenvalues above 1/2: ``P <- 3P^2 - 2P^3`` squares the distance of each eigenvalue to 0 or 1."""
-    for _ in range(steps):
-        P2 = P @ P
-        Pn = 3 * P2 - 2 * (P2 @ P)
-        Pn = 0.5 * (Pn + Pn.mH)
-        if bool((_fro(Pn - P) <= 1e-2 * tolerances.unit_roundoff(P.dtype) * _fro(Pn).clamp_min(1)).all()):
-            return Pn
-        P = Pn
-    return P
+def _sharpen_pinv(P: torch.Tensor) -> torch.Tensor:
+    return sharpen_projector(P, steps=60, rtol=1e-2, floor=1.0)
 
 
 def _hermitian(P: torch.Tensor) -> torch.Tensor:
@@ -514,13 +502,13 @@ def _remainder(A: torch.Tensor, Pi: torch.Tensor, rank: torch.Tensor) -> torch.T
     for i in range(A.shape[0]):
         r = int(rank[i])
         if r <= 0:
-            out[i] = _fro(A[i])
+            out[i] = fro(A[i])
             continue
         G = gaussian((A.shape[-2], r), A, seed=3 + i)
         Q = torch.linalg.qr(Pi[i] @ G).Q
         W = torch.linalg.qr(A[i].mH @ Q).Q
         Q = torch.linalg.qr(A[i] @ W).Q
-        out[i] = _fro(A[i] - Q @ (Q.mH @ A[i]))
+        out[i] = fro(A[i] - Q @ (Q.mH @ A[i]))
     return out
 
 
@@ -533,12 +521,12 @@ def _finish(X: torch.Tensor, P: torch.Tensor, Pi: torch.Tensor | None = None) ->
     the rounding errors left in the null space of ``A^H``."""
     m = P.shape[-1]
     eye = torch.eye(m, dtype=P.dtype, device=P.device)
-    Pi = _sharpen(P) if Pi is None else Pi
+    Pi = _sharpen_pinv(P) if Pi is None else Pi
     M = P + eye - Pi
     Y = eye.expand_as(M).clone()
     for _ in range(40):
         R = eye - M @ Y
-        if bool((_fro(R) <= tolerances.unit_roundoff(P.dtype)).all()):
+        if bool((fro(R) <= tolerances.unit_roundoff(P.dtype)).all()):
             break
         Y = Y + Y @ R
     return X @ (Y @ Pi)
@@ -594,7 +582,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
         # is what the next step corrects), the spectral tests and the projector its Hermitian part.
         Pn = A[active] @ Xn
         t = torch.diagonal(Pn, dim1=-2, dim2=-1).sum(-1).real.to(torch.float64)
-        clean = (t - _fro(Pn).square()) <= 0.1  # sum of f (1 - f) over the eigenvalues of P
+        clean = (t - fro(Pn).square()) <= 0.1  # sum of f (1 - f) over the eigenvalues of P
         c = torch.round(t).to(torch.int64)
         attempt = clean & (c == count[active]) & (c != tried[active])
         X[active], P[active] = Xn, Pn
@@ -602,7 +590,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
         count[active] = torch.where(clean, c, torch.full_like(c, -1))
         if bool(attempt.any()):
             idx = active[attempt]
-            Pi = _sharpen(_hermitian(P[idx]))
+            Pi = _sharpen_pinv(_hermitian(P[idx]))
             rest = _remainder(A[idx], Pi, count[idx])
             ok = rest <= tau[idx]
             tried[idx] = count[idx]

@@ -106,6 +106,24 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
     return X, steps
 
 
+
+def sharpen_projector(P: torch.Tensor, *, steps: int, rtol: float, floor: float) -> torch.Tensor:
+    """The spectral projector of each Hermitian ``P`` (eigenvalues near 0 and 1) onto its
+    eigenvalues above 1/2: ``P <- 3P^2 - 2P^3``, the Newton–Schulz sign step above written for
+    ``S = 2P - I``, squares the distance of each eigenvalue to 0 or 1. Stops when, for every
+    matrix, a step changes ``P`` by at most ``rtol u max(||P||_F, floor)``, or after ``steps``."""
+    u = tolerances.unit_roundoff(P.dtype)
+    for _ in range(steps):
+        P2 = P @ P
+        Pn = 3 * P2 - 2 * (P2 @ P)
+        Pn = 0.5 * (Pn + Pn.mH)
+        change = torch.linalg.matrix_norm(Pn - P).to(torch.float64)
+        size = torch.linalg.matrix_norm(Pn).to(torch.float64).clamp_min(floor)
+        if bool((change <= rtol * u * size).all()):
+            return Pn
+        P = Pn
+    return P
+
 # ------------------------------------------------------------------------------------------------
 # QDWH
 # ------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import torch
 from .estimates import norm2
 
 
-def _fro(X: torch.Tensor) -> torch.Tensor:
+def fro(X: torch.Tensor) -> torch.Tensor:
+    """Frobenius norm of each matrix of ``X``, in float64 (the type every residual is kept in)."""
     return torch.linalg.matrix_norm(X, ord="fro").to(torch.float64)
 
 
@@ -33,7 +34,7 @@ def inverse_members(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None
     n = A.shape[-1]
     R = -(A @ X if AX is None else AX)
     R.diagonal(dim1=-2, dim2=-1).add_(1)
-    return _fro(R) / math.sqrt(max(n, 1))
+    return fro(R) / math.sqrt(max(n, 1))
 
 
 def inverse(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> float:
@@ -64,7 +65,7 @@ def solve(A: torch.Tensor, X: torch.Tensor, B: torch.Tensor, norm: torch.Tensor 
 def penrose_members(A: torch.Tensor, X: torch.Tensor, *, AX: torch.Tensor | None = None) -> torch.Tensor:
     """The first Penrose condition, ``||A X A - A||_F / ||A||_F`` (``AX``: the product, if at hand)."""
     AX = A @ X if AX is None else AX
-    return _ratio(_fro(AX @ A - A), _fro(A))
+    return _ratio(fro(AX @ A - A), fro(A))
 
 
 def pinv_members(A: torch.Tensor, X: torch.Tensor, *, tau: torch.Tensor | None = None) -> torch.Tensor:
@@ -86,9 +87,9 @@ def pinv_members(A: torch.Tensor, X: torch.Tensor, *, tau: torch.Tensor | None =
     kept = torch.diagonal(AX, dim1=-2, dim2=-1).sum(-1).real.to(torch.float64).round().clamp(0, min(m, n))
     dropped = (min(m, n) - kept).clamp_min(0)
     tau = torch.zeros_like(kept) if tau is None else tau.to(torch.float64)
-    p1 = (_fro(AX @ A - A) - dropped.sqrt() * tau).clamp_min(0)
-    p1 = _ratio(p1, _fro(A))
-    p2 = _ratio(_fro(X @ AX - X), _fro(X))
+    p1 = (fro(AX @ A - A) - dropped.sqrt() * tau).clamp_min(0)
+    p1 = _ratio(p1, fro(A))
+    p2 = _ratio(fro(X @ AX - X), fro(X))
     return torch.maximum(p1, p2)
 
 
@@ -100,7 +101,7 @@ def pinv(A: torch.Tensor, X: torch.Tensor, *, tau: torch.Tensor | None = None) -
 def svd_members(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> torch.Tensor:
     """Relative reconstruction error ``||U diag(S) Vh - A||_F / ||A||_F``."""
     R = (U * S.to(U.dtype).unsqueeze(-2)) @ Vh - A
-    return _ratio(_fro(R), _fro(A))
+    return _ratio(fro(R), fro(A))
 
 
 def svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> float:
@@ -110,7 +111,7 @@ def svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor) -> 
 def eigh_members(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """``||A V - V diag(w)||_F / ||A||_F``."""
     R = A @ V - V * w.to(V.dtype).unsqueeze(-2)
-    return _ratio(_fro(R), _fro(A))
+    return _ratio(fro(R), fro(A))
 
 
 def eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> float:
@@ -147,7 +148,7 @@ def truncated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, scale: tor
 
 def polar_members(A: torch.Tensor, U: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     """``||A - U H||_F / ||A||_F``."""
-    return _ratio(_fro(A - U @ H), _fro(A))
+    return _ratio(fro(A - U @ H), fro(A))
 
 
 def orthogonality_members(Q: torch.Tensor) -> torch.Tensor:

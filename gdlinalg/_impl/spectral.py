@@ -30,7 +30,7 @@ from .completion import complete_orthonormal
 from .divide import divide_and_conquer
 from .jacobi import _WIDER, _svd_outcome, eigh_outcome, jacobi_eigh, jacobi_svd
 from .outcome import Outcome, summarise
-from .polar import newton_schulz, qdwh, start_scale
+from .polar import newton_schulz, qdwh, sharpen_projector, start_scale
 from .result import Recorder
 
 EighResult = torch.return_types.linalg_eigh
@@ -139,7 +139,7 @@ def _deflate(A: torch.Tensor, Up: torch.Tensor, depth: int = 0):
         Up = Up @ (1.5 * eye - 0.5 * G)
         extra += 1
     G = 0.5 * (G + G.mH)
-    Pi = _sharpen(G)
+    Pi = sharpen_projector(G, steps=40, rtol=1.0, floor=0.0)
     r = int(round(float(torch.diagonal(Pi).real.sum())))
     r = min(max(r, 0), n)
     V1, V2 = _bases(Pi, r)
@@ -177,20 +177,6 @@ def _deflate(A: torch.Tensor, Up: torch.Tensor, depth: int = 0):
             ok = ok and ok2
     order = torch.argsort(S, descending=True)
     return U[:, order], S[order], Vh[order], extra, ok
-
-
-def _sharpen(G: torch.Tensor, steps: int = 40) -> torch.Tensor:
-    """The projector onto the eigenvalues of the Hermitian ``G`` above 1/2 (all near 0 or 1):
-    ``G <- 3G^2 - 2G^3``."""
-    u = tolerances.unit_roundoff(G.dtype)
-    for _ in range(steps):
-        G2 = G @ G
-        Gn = 3 * G2 - 2 * (G2 @ G)
-        Gn = 0.5 * (Gn + Gn.mH)
-        if float(torch.linalg.matrix_norm(Gn - G)) <= u * float(torch.linalg.matrix_norm(Gn)).__abs__() + 1e-300:
-            return Gn
-        G = Gn
-    return G
 
 
 def _bases(Pi: torch.Tensor, r: int):
