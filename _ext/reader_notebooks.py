@@ -1,40 +1,50 @@
-"""Every chapter as a notebook a reader can run anywhere: Colab, Binder, a fresh Jupyter.
+"""Every chapter as a notebook that reads and runs on its own: Colab, Binder, a download.
 
 1. **Generated notebooks.** At the end of an HTML build, every page of ``_toc.yml`` whose source
-   is a MyST notebook (it has a ``kernelspec``) is converted with jupytext to
-   ``_build/notebooks/<docname>.ipynb`` (no outputs: the reader runs them), with two cells in
-   front of the chapter's own: a Markdown note that links the chapter on the website, and a code
-   cell that installs the package at exactly the sources the book was built from::
+   is a MyST notebook becomes ``_build/notebooks/<docname>.ipynb``:
 
-       %pip install --quiet "gdlinalg[plot] @ git+<repository url>@<tag or commit>" "myst-nb==<version>"
+   - its Markdown is the page as the website shows it, in plain Markdown
+     (``_ext/notebook_markdown.py``, from the resolved doctree): glued numbers written in,
+     citations "(Author, year)", glossary terms and cross-references as links to the website,
+     admonitions as quoted blocks, exercises under their numbers, solutions in ``<details>``;
+   - its code cells are the ones a reader needs (``_ext/notebook_cells.py``): every visible cell,
+     every hidden cell whose output the website shows (tables, figures, collapsed in JupyterLab),
+     and the hidden cells those need, without their ``glue`` calls and ``assert`` checks; cells
+     that only glue or check are dropped;
+   - two cells go in front: a note that links the chapter on the website, and a cell that installs
+     the package at exactly the sources the page was built from::
 
-   (``book_source_ref`` from ``book_release.py``; myst-nb because chapters glue numbers into the
-   prose with ``myst_nb.glue``). The chapter sources stay clean and the website never shows the
-   cell. Cells that the website hides (``remove-*``/``hide-*`` tags) are kept, because later cells
-   may need what they compute, and are collapsed in JupyterLab (``jupyter.source_hidden``).
-   The Pages workflow publishes ``_build/notebooks`` to the ``notebooks`` branch.
-2. **Launch buttons.** The Colab button, which sphinx-book-theme points at the ``.md`` source on
-   the main branch (Colab opens only ``.ipynb``), points instead at the generated notebook:
-   ``https://colab.research.google.com/github/<owner>/<repo>/blob/<notebooks_branch>/<docname>.ipynb``,
-   owner and repository read from ``repository.url`` in ``_config.yml``. Binder keeps the ``.md``
-   source on the main branch; ``binder/`` installs jupytext, which opens it as a notebook.
+         %pip install --quiet "gdlinalg[plot] @ git+<repository url>@<tag or commit>"
+
+   The same notebook, with the outputs of the build, replaces the ``.ipynb`` that the page's
+   download button offers (``_sources/<docname>.ipynb``). ``binder/`` is copied next to the
+   notebooks, so the published notebooks are a repository Binder can launch.
+2. **Launch buttons open what the page was built from.** The workflow publishes
+   ``_build/notebooks`` to the ``notebooks`` branch and tags that commit ``notebooks-<ref>``,
+   ``<ref>`` being the install cell's tag or commit (``book_source_ref``). The Colab and Binder
+   buttons point at that tag:
+   ``https://colab.research.google.com/github/<owner>/<repo>/blob/notebooks-<ref>/<docname>.ipynb``
+   and ``https://mybinder.org/v2/gh/<owner>/<repo>/notebooks-<ref>?urlpath=lab/tree/<docname>.ipynb``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from importlib.metadata import PackageNotFoundError, version
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+import notebook_cells
+import notebook_markdown
+
 logger = logging.getLogger(__name__)
 
-#: Tags with which the website hides a cell (or its input).
-HIDDEN_TAGS = {"remove-cell", "remove-input", "hide-cell", "hide-input"}
 #: Marks the generated cells, so that tests and tools can find them.
 INSTALL_CELL_ID = "gdlinalg-install"
 NOTE_CELL_ID = "gdlinalg-about"
@@ -49,51 +59,100 @@ def github_parts(url: str) -> tuple[str, str] | None:
     return path[0], path[1].removesuffix(".git")
 
 
-def colab_url(colab: str, repository_url: str, branch: str, docname: str) -> str | None:
+def notebooks_tag(prefix: str, ref: str) -> str:
+    """The tag of the published notebooks built from sources ``ref``."""
+    return f"{prefix}{ref}"
+
+
+def colab_url(colab: str, repository_url: str, ref: str, docname: str) -> str | None:
     parts = github_parts(repository_url)
     if parts is None:
         return None
     owner, repo = parts
-    return f"{colab.rstrip('/')}/github/{owner}/{repo}/blob/{branch}/{docname}.ipynb"
+    return f"{colab.rstrip('/')}/github/{owner}/{repo}/blob/{ref}/{docname}.ipynb"
+
+
+def binder_url(binderhub: str, repository_url: str, ref: str, docname: str) -> str | None:
+    parts = github_parts(repository_url)
+    if parts is None:
+        return None
+    owner, repo = parts
+    return f"{binderhub.rstrip('/')}/v2/gh/{owner}/{repo}/{ref}?urlpath=lab/tree/{docname}.ipynb"
 
 
 def install_line(package: str, repository_url: str, ref: str, extras: str = "plot") -> str:
     """The pip requirement that installs the package from the book's own sources."""
     repo = repository_url.rstrip("/").removesuffix(".git")
     extra = f"[{extras}]" if extras else ""
-    try:
-        mystnb = f' "myst-nb=={version("myst-nb")}"'
-    except PackageNotFoundError:
-        mystnb = ' "myst-nb"'
-    return f'%pip install --quiet "{package}{extra} @ git+{repo}@{ref}"{mystnb}'
+    return f'%pip install --quiet "{package}{extra} @ git+{repo}@{ref}"'
 
 
-def reader_notebook(source: Path, *, title: str, page_url: str, install: str,
-                    book_version: str, ref: str) -> dict[str, Any]:
-    """The chapter at ``source`` (MyST Markdown) as an nbformat-4 notebook dict, ready to run."""
-    import jupytext
+def _outputs(cell) -> list:
+    """A cell's outputs without myst-nb's glue records (the numbers are in the Markdown)."""
+    return [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})]
+
+
+def reader_notebook(items: list, executed, *, on_page: set[int], title: str, page_url: str,
+                    install: str, book_title: str, book_version: str, ref: str,
+                    outputs: bool = False):
+    """The chapter as an nbformat-4 notebook: ``items`` from :mod:`notebook_markdown` (the
+    page's Markdown and its code cells in order), ``executed`` the notebook the build ran and
+    ``on_page`` the indices of the cells the page shows (an exercise solution's among them: the
+    Markdown lists their code)."""
     import nbformat
 
-    nb = jupytext.read(source)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.outputs, cell.execution_count = [], None
-        if set(cell.metadata.get("tags", [])) & HIDDEN_TAGS:
-            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
-    note = nbformat.v4.new_markdown_cell(
-        f"*This notebook is the chapter [{title}]({page_url}) of the book, version {book_version} "
-        f"(sources `{ref}`). Run the first cell to install the package it uses; the book shows "
-        "every output on its website.*")
+    v4 = nbformat.v4
+    cells = executed.cells
+    code = [i for i, c in enumerate(cells) if c.cell_type == "code"]
+    analysed = notebook_cells.code_cells(executed)
+    keep = {code[k] for k in notebook_cells.reader_cells(analysed)}
+
+    def code_cell(index: int):
+        source = cells[index].source
+        tags = set(cells[index].metadata.get("tags", []))
+        hidden = bool(tags & notebook_cells.HIDDEN)
+        cell = v4.new_code_cell(notebook_cells.without_bookkeeping(source) if hidden else source)
+        if tags:
+            cell.metadata["tags"] = sorted(tags)
+        if hidden:
+            cell.metadata["jupyter"] = {"source_hidden": True}
+        if outputs:
+            cell.outputs = copy.deepcopy(_outputs(cells[index]))
+            cell.execution_count = cells[index].get("execution_count")
+        return cell
+
+    out = []
+    emitted: set[int] = set()
+
+    def flush_hidden(upto: int) -> None:
+        # Cells the page does not show but later cells need, where they stood in the chapter.
+        for index in sorted(keep - on_page - emitted):
+            if index < upto:
+                out.append(code_cell(index))
+                emitted.add(index)
+
+    for item in items:
+        if isinstance(item, notebook_markdown.Markdown):
+            out.append(v4.new_markdown_cell(item.text))
+        elif item.index in keep:
+            flush_hidden(item.index)
+            out.append(code_cell(item.index))
+            emitted.add(item.index)
+            if item.caption:
+                out.append(v4.new_markdown_cell(item.caption))
+    flush_hidden(len(cells))
+
+    note = v4.new_markdown_cell(
+        f"This notebook is the chapter [{title}]({page_url}) of the book *{book_title}*, version "
+        f"{book_version} (sources `{ref}`). Run the first code cell to install the package at "
+        "those sources; then run the cells in order. Links lead to the book's website, which "
+        "shows every output.")
     note["id"] = NOTE_CELL_ID
-    cell = nbformat.v4.new_code_cell(
-        "# Install gdlinalg at the version this chapter was built with.\n" + install)
-    cell["id"] = INSTALL_CELL_ID
-    nb.cells[:0] = [note, cell]
-    # jupytext's text-format metadata means nothing in an .ipynb.
-    nb.metadata.pop("jupytext", None)
+    setup = v4.new_code_cell("# Install gdlinalg at the version this chapter was built with.\n" + install)
+    setup["id"] = INSTALL_CELL_ID
+    nb = v4.new_notebook(cells=[note, setup, *out])
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
     return nb
 
@@ -105,6 +164,25 @@ def notebook_docnames(app: Sphinx) -> list[str]:
                   and str(app.env.doc2path(d)).endswith(".md"))
 
 
+def page_items(app: Sphinx, docname: str, page_url: str, executed) -> tuple[list, set[int]]:
+    """The page's resolved doctree as :mod:`notebook_markdown` items, and the indices of the code
+    cells the page shows."""
+    env = app.env
+    doctree = env.get_and_resolve_doctree(docname, app.builder)
+    unknown: set[str] = set()
+    writer = notebook_markdown.Writer(
+        page_url=page_url, secnumbers=env.toc_secnumbers.get(docname, {}),
+        fignumbers=env.toc_fignumbers.get(docname, {}),
+        cell_source=lambda i: executed.cells[i].source, unknown=unknown.add)
+    items = writer.convert(doctree)
+    on_page = {n["cell_index"] for n in doctree.findall(nodes.container)
+               if n.get("nb_element") == "cell_code"}
+    for name in sorted(unknown):
+        logger.warning(f"[reader_notebooks] {docname}: no Markdown for <{name}> in the notebook",
+                       location=docname)
+    return items, on_page
+
+
 def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -113,52 +191,68 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
     config = app.config
     repo = config.html_theme_options.get("repository_url", "")
     install = install_line("gdlinalg", repo, config.book_source_ref)
-    outdir = Path(app.outdir).parent / config.reader_notebooks_dir
+    build = Path(app.outdir).parent
+    outdir = build / config.reader_notebooks_dir
     site = config.html_baseurl or ""
     names = notebook_docnames(app)
     for docname in names:
         title = app.env.titles[docname].astext() if docname in app.env.titles else docname
-        nb = reader_notebook(Path(app.env.doc2path(docname)), title=title,
-                             page_url=site + docname + ".html", install=install,
-                             book_version=config.book_version, ref=config.book_source_ref)
-        target = outdir / f"{docname}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        executed = nbformat.read(build / "jupyter_execute" / f"{docname}.ipynb", as_version=4)
+        page_url = site + docname + ".html"
+        items, on_page = page_items(app, docname, page_url, executed)
+        for target, outputs in ((outdir / f"{docname}.ipynb", False),
+                                (Path(app.outdir) / "_sources" / f"{docname}.ipynb", True)):
+            nb = reader_notebook(items, executed, on_page=on_page, title=title, page_url=page_url,
+                                 install=install, book_title=config.html_title or config.project,
+                                 book_version=config.book_version,
+                                 ref=config.book_source_ref, outputs=outputs)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    binder = Path(app.confdir) / "binder"
+    if binder.is_dir():
+        shutil.copytree(binder, outdir / "binder", dirs_exist_ok=True)
+    tag = notebooks_tag(config.reader_notebooks_tag_prefix, config.book_source_ref)
     (outdir / "README.md").write_text(
         "# Chapters as notebooks\n\n"
-        "Generated by the book's build from the MyST sources on the main branch "
-        f"(version {config.book_version}, sources `{config.book_source_ref}`); do not edit here.\n"
+        f"Generated by the book's build (version {config.book_version}, sources "
+        f"`{config.book_source_ref}`, tagged `{tag}`); do not edit here.\n"
         "Each notebook's first code cell installs `gdlinalg` from exactly those sources, so it "
-        "runs in Colab, on Binder or in any fresh Python 3 environment.\n", encoding="utf-8")
+        "runs in Colab, on Binder (`binder/`) or in any fresh Python 3 environment.\n", encoding="utf-8")
     (outdir / "index.json").write_text(json.dumps(
-        {"version": config.book_version, "ref": config.book_source_ref,
+        {"version": config.book_version, "ref": config.book_source_ref, "tag": tag,
          "notebooks": [f"{d}.ipynb" for d in names]}, indent=1) + "\n", encoding="utf-8")
     logger.info(f"[reader_notebooks] {len(names)} notebooks in {outdir}")
 
 
-def point_colab_at_notebooks(app: Sphinx, pagename: str, templatename: str,
-                             context: dict[str, Any], doctree: Any) -> None:
-    """Colab opens the generated ``.ipynb`` on the notebooks branch, not the ``.md`` source."""
+def point_launch_buttons_at_notebooks(app: Sphinx, pagename: str, templatename: str,
+                                      context: dict[str, Any], doctree: Any) -> None:
+    """Colab and Binder open the generated notebook at the tag of this build's sources, not the
+    ``.md`` source on the main branch (which the theme would link)."""
     opts = app.config.html_theme_options
-    colab = (opts.get("launch_buttons") or {}).get("colab_url")
+    launch = opts.get("launch_buttons") or {}
+    repo = opts.get("repository_url", "")
+    tag = notebooks_tag(app.config.reader_notebooks_tag_prefix, app.config.book_source_ref)
+    urls = {"Colab": launch.get("colab_url") and colab_url(launch["colab_url"], repo, tag, pagename),
+            "Binder": launch.get("binderhub_url") and binder_url(launch["binderhub_url"], repo, tag, pagename)}
     for group in context.get("header_buttons", []):
         if group.get("label") != "launch-buttons":
             continue
-        url = colab and colab_url(colab, opts.get("repository_url", ""),
-                                  app.config.reader_notebooks_branch, pagename)
-        buttons = [b for b in group["buttons"] if b.get("text") != "Colab"]
-        if url:
-            buttons.append({"type": "link", "text": "Colab", "tooltip": "Open in Colab",
-                            "icon": "_static/images/logo_colab.png", "url": url,
-                            "label": "launch-colab-button"})
-        group["buttons"] = buttons
+        for button in group["buttons"]:
+            if button.get("text") in urls and urls[button["text"]]:
+                button["url"] = urls[button["text"]]
+        group["buttons"] = [b for b in group["buttons"] if b.get("text") not in urls or urls[b["text"]]]
+        have = {b.get("text") for b in group["buttons"]}
+        if "Colab" not in have and urls["Colab"]:
+            group["buttons"].append({"type": "link", "text": "Colab", "tooltip": "Open in Colab",
+                                     "icon": "_static/images/logo_colab.png", "url": urls["Colab"],
+                                     "label": "launch-colab-button"})
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("book_release")
     app.add_config_value("reader_notebooks_dir", "notebooks", "html")
-    app.add_config_value("reader_notebooks_branch", "notebooks", "html")
+    app.add_config_value("reader_notebooks_tag_prefix", "notebooks-", "html")
     app.connect("build-finished", write_notebooks)
     # After sphinx-book-theme has added its launch buttons (priority 501).
-    app.connect("html-page-context", point_colab_at_notebooks, priority=900)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("html-page-context", point_launch_buttons_at_notebooks, priority=900)
+    return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

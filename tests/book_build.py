@@ -93,9 +93,9 @@ def build(root: Path, env: dict[str, str] | None = None, timeout: float = 900,
 _SESSION_BUILD: Build | None = None
 
 
-def session_build(tmp_path_factory) -> Build:
-    """The session's one strict build of the book, shared by every test module's ``book`` fixture
-    (a session fixture defined in two modules would otherwise build the book twice)."""
+def the_build(tmp_path_factory) -> Build:
+    """The session's one strict build of the book (website, then PDF, as the README's command),
+    shared by every book test; built on first use, whether it succeeds or not."""
     global _SESSION_BUILD
     if _SESSION_BUILD is None:
         root = copy_book(tmp_path_factory.mktemp("book"))
@@ -104,10 +104,53 @@ def session_build(tmp_path_factory) -> Build:
         if _SESSION_BUILD.returncode == 0:
             _SESSION_BUILD.pdf = build(root, flags=PDF_FLAGS)
             print(f"PDF build (same execution cache): {_SESSION_BUILD.pdf.seconds:.1f} s")
-    assert _SESSION_BUILD.returncode == 0, _SESSION_BUILD.log[-6000:]
-    assert _SESSION_BUILD.pdf is not None and _SESSION_BUILD.pdf.returncode == 0, \
-        _SESSION_BUILD.pdf.log[-6000:]
     return _SESSION_BUILD
+
+
+def session_build(tmp_path_factory) -> Build:
+    """:func:`the_build`, for a test that reads it: when the build failed, the test is skipped
+    with the reason, and ``tests/test_book.py::test_the_book_builds`` alone fails, saying which
+    chapter, which cell and which message, instead of every book test erroring with the log."""
+    import pytest
+
+    b = the_build(tmp_path_factory)
+    problem = build_failure(b)
+    if problem:
+        pytest.skip(f"the book did not build ({problem.splitlines()[0]}); "
+                    "see test_book.py::test_the_book_builds")
+    return b
+
+
+#: A chapter's cell failed: myst-nb logs the source path, then the cell between dashed lines.
+_FAILED_NOTEBOOK = re.compile(r"^(?P<path>\S+\.md): WARNING: Executing notebook failed", re.M)
+_CELL_SOURCE = re.compile(r"^-{18}\n(?P<source>.*?)\n-{18}$", re.M | re.S)
+_ERROR_LINE = re.compile(r"^(?P<error>[A-Za-z_.]*(?:Error|Exception|Warning)): ?(?P<message>.*)$", re.M)
+_CELL_LINE = re.compile(r"^Cell In\[(?P<cell>\d+)\], line (?P<line>\d+)", re.M)
+
+
+def build_failure(b: Build) -> str:
+    """Empty when the website and the PDF built; otherwise what went wrong, in a few lines: the
+    chapter, the code cell (its number among the chapter's code cells, as executed) and line, the
+    error and its message (a hidden check's message names the claim it guards), and the cell."""
+    if b.returncode == 0 and b.pdf is not None and b.pdf.returncode == 0:
+        return ""
+    which, log = ("website", b.log) if b.returncode != 0 else ("PDF", b.pdf.log if b.pdf else "")
+    m = _FAILED_NOTEBOOK.search(log)
+    if m:
+        rest = log[m.end():]
+        block = _CELL_SOURCE.search(rest)
+        cell = block["source"] if block else ""
+        after = rest[block.end():] if block else rest
+        error = _ERROR_LINE.search(after)
+        where = _CELL_LINE.search(after)
+        chapter = Path(m["path"]).relative_to(b.root).with_suffix("").as_posix() \
+            if Path(m["path"]).is_relative_to(b.root) else m["path"]
+        head = (f"{chapter}: code cell {where['cell']}, line {where['line']}" if where else chapter)
+        head += f": {error['error']}: {error['message']}" if error else ": a cell failed"
+        return f"{head}\n{cell}"
+    problems = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b|Exception occurred", line)]
+    tail = "\n".join(problems[:10]) or log[-3000:]
+    return f"the {which} build failed (exit {b.returncode if which == 'website' else b.pdf.returncode}):\n{tail}"
 
 
 def toc_docnames(root: Path = REPO) -> list[str]:

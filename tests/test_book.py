@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 import book_stats
-from book_build import REPO, Build, article, build, copy_book, session_build, toc_docnames
+from book_build import (REPO, Build, article, build, build_failure, copy_book, session_build, the_build,
+                        toc_docnames)
 
 pytestmark = pytest.mark.book
 
@@ -65,6 +66,14 @@ def cited_keys() -> set[str]:
 def book(tmp_path_factory) -> Build:
     # One build per session, shared with the other book test modules (tests/test_citation.py).
     return session_build(tmp_path_factory)
+
+
+def test_the_book_builds(tmp_path_factory):
+    """The README's build command (website, then PDF) succeeds. When it does not, this is the one
+    test that fails, naming the chapter, the cell, the line and the message; every other book test
+    skips with that reason."""
+    problem = build_failure(the_build(tmp_path_factory))
+    assert not problem, problem
 
 
 def test_build_has_zero_warnings(book):
@@ -218,16 +227,18 @@ def launch_links(page: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("docname", [d for d in toc_docnames() if is_notebook(d)])
-def test_launch_buttons_open_the_chapter_in_colab_and_binder(book, docname):
+def test_launch_buttons_open_the_notebook_of_the_page_s_own_sources(book, docname):
     owner, repo = REPO_URL.rstrip("/").split("/")[-2:]
     links = launch_links(book.page(docname))
-    # Colab: the generated notebook on the notebooks branch, from the one repository URL.
+    index = json.loads((book.root / "_build" / "notebooks" / "index.json").read_text())
+    # The generated notebook, at the tag of the sources its install cell installs.
+    tag = index["tag"]
+    assert tag == f"notebooks-{index['ref']}"
     assert links["Colab"] == (f"https://colab.research.google.com/github/{owner}/{repo}/blob/"
-                              f"notebooks/{docname}.ipynb")
+                              f"{tag}/{docname}.ipynb")
+    assert links["Binder"] == f"https://mybinder.org/v2/gh/{owner}/{repo}/{tag}?urlpath=lab/tree/{docname}.ipynb"
     assert (book.root / "_build" / "notebooks" / f"{docname}.ipynb").is_file()
-    # Binder: the .md source on the main branch, opened in JupyterLab (binder/ installs jupytext).
-    assert links["Binder"] == (f"https://mybinder.org/v2/gh/{owner}/{repo}/"
-                               f"{CONFIG['repository']['branch']}?urlpath=lab/tree/{docname}.md")
+    assert (book.root / "_build" / "notebooks" / "binder" / "requirements.txt").is_file()
 
 
 def test_download_menu_offers_the_book_pdf_and_printing(book):
@@ -407,7 +418,9 @@ def test_first_use_detector():
 # ------------------------------------------------------------------------------------------------
 
 BREAKAGES = {
-    "failing cell": ("book/derivatives.md", "\n```{code-cell} ipython3\nraise RuntimeError('deliberate failure')\n```\n",
+    "failing cell": ("book/derivatives.md",
+                     "\n```{code-cell} ipython3\n:tags: [remove-cell]\nx = 1\n"
+                     "assert x == 2, 'deliberate failure: the claim it guards'\n```\n",
                      "deliberate failure"),
     "warning in a cell": ("book/tensors.md",
                           "\n```{code-cell} ipython3\nimport warnings\nwarnings.warn('deliberate warning')\n```\n",
@@ -428,6 +441,10 @@ def test_broken_copy_fails_the_build(book, tmp_path, breakage):
     result = build(root)
     assert result.returncode != 0, f"{breakage}: the build passed\n{result.log[-3000:]}"
     assert needle in result.log, result.log[-3000:]
+    if breakage == "failing cell":       # reported in one line: chapter, cell, line, message
+        first = build_failure(result).splitlines()[0]
+        assert re.fullmatch(r"book/derivatives: code cell \d+, line 2: AssertionError: "
+                            r"deliberate failure: the claim it guards", first), first
 
 
 # ------------------------------------------------------------------------------------------------

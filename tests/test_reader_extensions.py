@@ -136,14 +136,71 @@ def test_latex_log_problems_are_found():
     assert pdf.log_problems("Output written on gdlinalg.pdf (135 pages).") == []
 
 
-def test_colab_url_and_install_line_come_from_the_repository_url():
-    url = notebooks.colab_url("https://colab.research.google.com/", "https://github.com/o/r",
-                              "notebooks", "book/svd")
-    assert url == "https://colab.research.google.com/github/o/r/blob/notebooks/book/svd.ipynb"
-    assert notebooks.colab_url("https://colab.research.google.com", "https://gitlab.com/o/r",
-                               "notebooks", "book/svd") is None
+def test_launch_urls_and_install_line_come_from_the_repository_url_and_the_sources():
+    tag = notebooks.notebooks_tag("notebooks-", "v1.2.0")
+    assert tag == "notebooks-v1.2.0"
+    url = notebooks.colab_url("https://colab.research.google.com/", "https://github.com/o/r", tag, "book/svd")
+    assert url == "https://colab.research.google.com/github/o/r/blob/notebooks-v1.2.0/book/svd.ipynb"
+    url = notebooks.binder_url("https://mybinder.org", "https://github.com/o/r.git", tag, "book/svd")
+    assert url == "https://mybinder.org/v2/gh/o/r/notebooks-v1.2.0?urlpath=lab/tree/book/svd.ipynb"
+    for make in (notebooks.colab_url, notebooks.binder_url):
+        assert make("https://x.org", "https://gitlab.com/o/r", tag, "book/svd") is None
     line = notebooks.install_line("gdlinalg", "https://github.com/o/r.git", "v1.2.0")
-    assert line.startswith('%pip install --quiet "gdlinalg[plot] @ git+https://github.com/o/r@v1.2.0"')
+    assert line == '%pip install --quiet "gdlinalg[plot] @ git+https://github.com/o/r@v1.2.0"'
+
+
+def _doctree(rst: str):
+    from docutils.core import publish_doctree
+
+    return publish_doctree(rst, settings_overrides={"report_level": 5, "doctitle_xform": False})
+
+
+def test_a_page_becomes_plain_markdown_with_links_to_the_website():
+    from docutils import nodes
+
+    md = load("notebook_markdown")
+    doc = _doctree("""
+Title
+=====
+
+Some *text* with ``code``, a `link <glossary.html#term-x>`_ and 2*3_4.
+
+.. note:: Careful
+
+   Body of the note.
+
+Part
+----
+
+- one
+- two with *x*
+
+.. math::
+
+   a = b
+""")
+    # Pieces the website's build adds: a citation, a glued number, inline math, a code cell.
+    para = doc.next_node(nodes.paragraph)
+    cite = nodes.inline(classes=["bibtex-citation"])
+    cite += [nodes.Text("["), nodes.reference("", "Smith, 2020", refuri="references.html#id3"), nodes.Text("]")]
+    para += [nodes.Text(" "), cite, nodes.Text(" gives "), nodes.inline("", "0.25", classes=["pasted-text"]),
+             nodes.Text(" and "), nodes.math("", "x^2")]
+    cell = nodes.container(nb_element="cell_code", cell_index=4)
+    fig = nodes.figure(ids=["fig-a"])
+    fig += nodes.caption("", "A caption.")
+    cell += fig
+    doc.children[0].insert(3, cell)                # after the note, before the subsection
+    writer = md.Writer(page_url="https://site/book/ch.html", secnumbers={"": (3,), "#part": (3, 1)},
+                       fignumbers={"figure": {"fig-a": (3, 1)}}, cell_source=lambda i: "print(1)")
+    items = writer.convert(doc)
+    assert [type(i).__name__ for i in items] == ["Markdown", "CodeCell", "Markdown"]
+    first, code, rest = items
+    assert first.text.startswith("# 3 Title\n\nSome *text* with `code`, a "
+                                 "[link](https://site/book/glossary.html#term-x) and 2\\*3\\_4. "
+                                 "([Smith, 2020](https://site/book/references.html#id3)) gives 0.25 and $x^2$")
+    assert first.text.endswith("> **Note**\n>\n> Careful\n>\n> Body of the note.")
+    assert code.index == 4 and code.caption == "**Fig. 3.1.** A caption."
+    assert rest.text == "## 3.1 Part\n\n- one\n- two with *x*\n\n$$\na = b\n$$"
 
 
 def test_source_ref_is_the_tag_else_the_commit_else_the_release(tmp_path):
