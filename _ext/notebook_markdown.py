@@ -258,8 +258,8 @@ class Writer:
             url = self._url(node)
             return f"[{children}]({url})" if url else children
         if "bibtex-citation" in classes:
-            # "[Author, year]" on the website; "(Author, year)" in running text here.
-            return re.sub(r"^\\\[(.*)\\\]$", r"(\1)", children.strip(), flags=re.S)
+            # "[Author, year]" and "Author [year]" on the website; parentheses in running text here.
+            return re.sub(r"\\\[(.*?)\\\]", r"(\1)", children, flags=re.S)
         if isinstance(node, (nodes.inline, nodes.title, nodes.caption, nodes.abbreviation,
                              nodes.subscript, nodes.superscript, nodes.entry, nodes.paragraph,
                              nodes.term, nodes.line, nodes.generated, nodes.problematic)):

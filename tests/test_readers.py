@@ -203,8 +203,11 @@ def test_notebook_markdown_is_plain_markdown_with_the_website_s_numbers(book):
             assert f"**{cap.get_text(strip=True).rstrip('.')}.**" in md, (docname, cap.get_text())
         assert md.count("<details>") == md.count("</details>") == len(page.select(".solution"))
         cited = page.select(".bibtex-citation a")
+        linked = md.replace("*", "")                     # "*et al.*" is in italics in both
         for a in cited:
-            assert f"[{a.get_text()}]({CONFIG_URL}book/references.html#" in md, (docname, a.get_text())
+            assert f"[{a.get_text()}]({CONFIG_URL}book/references.html#" in linked, (docname, a.get_text())
+        # A citation reads "(Author, year)" or "Author (year)", never the website's brackets.
+        assert not re.search(r"\\\[\[[^]]*\]\(" + re.escape(CONFIG_URL), md), docname
 
 
 def test_the_download_button_offers_the_reader_notebook_with_its_outputs(book):
