@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html as htmllib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -226,6 +227,15 @@ _DESIGN_ASSETS = re.compile(r'\s*<link[^>]*?_static/sphinx-design\.min\.css[^>]*
                             r'\s*<script[^>]*?_static/design-tabs\.js[^>]*></script>')
 _USES_DESIGN = re.compile(r'class="(?:[^"]*\s)?sd-')
 _FIRST_STYLE = re.compile(r'<link [^>]*rel="stylesheet"|<style\b')
+_NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.S)
+
+
+def first_stylesheet(page: str) -> int | None:
+    """Where the page's first stylesheet starts, outside ``<noscript>`` (whose content a browser
+    with JavaScript ignores: a stylesheet put there would never apply), or ``None``."""
+    masked = _NOSCRIPT.sub(lambda m: " " * len(m.group(0)), page)
+    first = _FIRST_STYLE.search(masked)
+    return first.start() if first else None
 _HEAD_END = "</head>"
 
 
@@ -280,9 +290,9 @@ def lighten_site(app: Sphinx, exception: Exception | None) -> None:
             text = _FA_SCRIPT.sub("", text)
             # Where fontawesome.js puts its styles: before every other stylesheet, so that the
             # theme's own values (e.g. --fa-font-solid) win, as they did.
-            first = _FIRST_STYLE.search(text)
+            first = first_stylesheet(text)
             link = f'<link rel="stylesheet" href="{prefix}_static/{FA_CSS}" />\n'
-            text = text[:first.start()] + link + text[first.start():] if first else text
+            text = text[:first] + link + text[first:] if first is not None else text
         if not search_as_you_type and path.name != "search.html":
             text = _SEARCH_SCRIPTS.sub("", text)
         if not _USES_DESIGN.search(text):
@@ -355,8 +365,17 @@ def drop_mathjax_script(app: Sphinx, pagename: str, templatename: str, context: 
         files[:] = keep
 
 
+#: ``GDLINALG_LIGHT_PAGES=off`` builds the site as the theme makes it, for the browser test that
+#: compares the look of the two (tests/test_browser.py): the lightening may cut bytes, never change
+#: what a reader sees.
+SWITCH = "GDLINALG_LIGHT_PAGES"
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("offline_assets")
+    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "no", "false"):
+        logger.info(f"[light_pages] {SWITCH}=off: the site keeps the theme's assets")
+        return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
     # After sphinx.ext.mathjax has added its scripts (default priority) and offline_assets has
     # merged duplicates (1000).
     app.connect("html-page-context", drop_mathjax_script, priority=1010)

@@ -168,6 +168,22 @@ def fix_bibliography_roles(app: Sphinx, pagename: str, templatename: str,
         context["body"] = body.replace(BIBLIOENTRY, 'role="listitem"')
 
 
+def one_title_in_the_tab(app: Sphinx, exception: Exception | None) -> None:
+    """The front page's title is the book's, so its tab would read the title twice
+    ("<page title> — <book title>", the suffix Sphinx's layout adds to every page): there it
+    reads once."""
+    if exception is not None or app.builder.format != "html":
+        return
+    book = html.escape(app.config.html_title or app.config.project or "", quote=False)
+    page = Path(app.outdir) / f"{app.config.root_doc}.html"
+    if not book or not page.is_file():
+        return
+    text = page.read_text(encoding="utf-8")
+    twice = f"<title>{book} &#8212; {book}</title>"
+    if twice in text:
+        page.write_text(text.replace(twice, f"<title>{book}</title>", 1), encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("offline_mathjax_dir", "", "env")
     # After sphinx.ext.mathjax's defaults and jupyter-book's configuration.
@@ -176,6 +192,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # Last, after every extension that adds page scripts (myst-nb, sphinx.ext.mathjax).
     app.connect("html-page-context", dedupe_scripts, priority=1000)
     app.connect("html-page-context", fix_bibliography_roles)
+    app.connect("build-finished", one_title_in_the_tab)
     app.connect("build-finished", copy_mathjax)
     # After sphinx-external-toc has written the index.html redirect (default priority).
     app.connect("build-finished", complete_index_redirect, priority=900)

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from book_build import REPO, Build, session_build
+from book_build import REPO, Build, build, copy_book, session_build
 
 pytestmark = pytest.mark.book
 
@@ -137,6 +137,11 @@ def site(book):
 # one visit
 # ------------------------------------------------------------------------------------------------
 
+#: Font Awesome icons, as the theme's script draws them (svg) or before it does (i, span).
+ICON_SELECTOR = 'svg.svg-inline--fa, i[class*="fa-"], span[class*="fa-"]'
+#: The largest an icon of the theme's chrome is drawn (the largest, fa-lg in the header, is ~20 px).
+MAX_ICON_PX = 32
+
 PAGE_FACTS = """() => {
   const visible = (el) => el.checkVisibility() && el.getBoundingClientRect().height > 0;
   const folded = (el) => el.closest('details:not([open]), .toggle-hidden, .dropdown:not(.toggle-shown)');
@@ -173,8 +178,13 @@ PAGE_FACTS = """() => {
     scrollWidth: root.scrollWidth,
     clientWidth: width,
     wide,
+    bigIcons: [...document.querySelectorAll(ICONS)].filter(visible).filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > MAX_ICON || r.height > MAX_ICON;
+    }).map((el) => describe(el) + ' ' + Math.round(el.getBoundingClientRect().width) + 'x' +
+                   Math.round(el.getBoundingClientRect().height)),
   };
-}"""
+}""".replace("ICONS", repr(ICON_SELECTOR)).replace("MAX_ICON", str(MAX_ICON_PX))
 
 AXE_RUN = """async (tags) => {
   const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
@@ -284,6 +294,14 @@ class Crawl:
 
 VISIBLE_SEARCH_FIELDS = """() => [...document.querySelectorAll('.search-button-field')]
   .filter((el) => el.checkVisibility() && el.getBoundingClientRect().width > 0).length"""
+#: A first-time reader on a 1280x900 screen sees a way to search without scrolling anything.
+FIRST_SCREEN = {"width": 1280, "height": 900}
+SEARCH_IN_VIEW = """() => [...document.querySelectorAll('.search-button-field, .search-button')]
+  .filter((el) => {
+    const r = el.getBoundingClientRect();
+    return el.checkVisibility() && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight
+      && r.left >= 0 && r.right <= innerWidth;
+  }).length"""
 
 #: What must not show when a chapter is printed: the site's chrome around the chapter.
 PRINT_HIDDEN = """() => {
@@ -301,7 +319,7 @@ PRINT_HIDDEN = """() => {
 
 async def first_visit(browser, base: str, path: str) -> dict:
     """One page in a profile of its own: empty cache, nothing in localStorage."""
-    ctx = await browser.new_context(viewport=DESKTOP, service_workers="block")
+    ctx = await browser.new_context(viewport=FIRST_SCREEN, service_workers="block")
     page = await ctx.new_page()
     console, requests = [], []
     page.on("console", lambda m: m.type == "error" and console.append(m.text))
@@ -313,9 +331,11 @@ async def first_visit(browser, base: str, path: str) -> dict:
         await page.wait_for_timeout(300)  # late icon/font loads are part of the weight
         weight = await page.evaluate(WEIGHT)
         fields = await page.evaluate(VISIBLE_SEARCH_FIELDS)
+        in_view = await page.evaluate(SEARCH_IN_VIEW)
     finally:
         await ctx.close()
-    return {"weight": weight, "console": console, "searchFields": fields, "requests": requests}
+    return {"weight": weight, "console": console, "searchFields": fields, "searchInView": in_view,
+            "requests": requests}
 
 
 async def print_chapter(browser, base: str, path: str) -> dict:
@@ -595,6 +615,14 @@ def test_axe_finds_no_serious_or_critical_violation(crawl, mode):
     assert not problems(crawl, blocking)
 
 
+def test_no_icon_of_the_chrome_is_drawn_larger_than_32_px(crawl):
+    """The theme's icons (header buttons, search, contents, previous/next) at their size, on every
+    page, at desktop and phone width, in light and dark mode."""
+    assert {(v.device, v.mode) for v in content_visits(crawl)} == {
+        (d, m) for d in ("desktop", "phone") for m in ("light", "dark")}
+    assert not problems(crawl, lambda v: v.facts.get("bigIcons"))
+
+
 def test_figures_stay_readable_in_dark_mode(crawl):
     assert len(crawl.figures) >= 3, "no figure was checked in dark mode"
     bad = [f for f in crawl.figures
@@ -635,6 +663,7 @@ def test_first_visit_has_no_console_error_and_every_page_is_within_budget(crawl)
     print("\nfirst-visit page weights:\n" + "\n".join(lines))
     assert not {p: f["console"] for p, f in first.items() if f["console"]}
     assert not {p: f["searchFields"] for p, f in first.items() if f["searchFields"] != 1}
+    assert not [p for p, f in first.items() if not f["searchInView"]], "no search in view at 1280x900"
     over = {p: f["weight"]["total"] for p, f in first.items() if f["weight"]["total"] > PAGE_BUDGET}
     assert not over, over
     assert not any("fontawesome.js" in u for f in first.values() for u in f["requests"])
@@ -652,6 +681,109 @@ def test_chapter_page_weight_is_reported(crawl):
     print(f"\n{CHAPTER}.html weighs {w['total'] / 1024:.0f} KiB in {w['files']} files: "
           + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sorted(w["byType"].items())))
     assert w["total"] < 6 * 1024 * 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# the look: the lightened site against the theme as it is
+# ------------------------------------------------------------------------------------------------
+
+#: The chrome around a chapter, part by part (selectors of pydata-sphinx-theme / sphinx-book-theme).
+CHROME = {
+    "header": ".bd-header-article",
+    "header buttons": ".bd-header-article .article-header-buttons > *",
+    "primary sidebar": ".bd-sidebar-primary",
+    "sidebar search field": ".bd-sidebar-primary .search-button-field",
+    "secondary sidebar": ".bd-sidebar-secondary",
+    "contents title": ".bd-sidebar-secondary .onthispage",
+    "icons": ICON_SELECTOR,
+    "previous/next": ".prev-next-area a",
+}
+CHROME_BOXES = """(parts) => {
+  const out = {};
+  for (const [name, sel] of Object.entries(parts)) {
+    out[name] = [...document.querySelectorAll(sel)].filter((el) => el.checkVisibility()).map((el) => {
+      const r = el.getBoundingClientRect();
+      const cls = typeof el.className === 'string' ? el.className : el.getAttribute('class') || '';
+      return {what: el.tagName.toLowerCase() + '.' + cls.trim().split(/\\s+/).filter((c) => c.startsWith('fa-') || !c.includes('-')).join('.'),
+              x: r.x, y: r.y + scrollY, w: r.width, h: r.height};
+    });
+  }
+  return out;
+}"""
+#: Within this many pixels the two sites draw a part in the same place and at the same size.
+CHROME_TOLERANCE = 2.0
+
+
+@pytest.fixture(scope="module")
+def plain_site(book, tmp_path_factory):
+    """The same book built with the theme's own assets (GDLINALG_LIGHT_PAGES=off, same execution
+    cache), served like the site."""
+    root = copy_book(tmp_path_factory.mktemp("plain"), cache_from=book.root / "_build" / ".jupyter_cache")
+    plain = build(root, env={"GDLINALG_LIGHT_PAGES": "off"}, flags=("-W", "-n", "--keep-going"))
+    assert plain.returncode == 0, plain.log[-4000:]
+    handler = functools.partial(_QuietHandler, directory=str(plain.html))
+    server = _Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def chrome_boxes(bases: dict[str, str], path: str) -> dict:
+    from playwright.async_api import async_playwright
+
+    out = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for device in ("desktop", "phone"):
+                for mode in ("light", "dark"):
+                    ctx = await new_context(browser, mode, device)
+                    for name, base in bases.items():
+                        page = await ctx.new_page()
+                        await page.goto(base + path, wait_until="load")
+                        await page.evaluate(SETTLE)
+                        # fontawesome.js (the theme's own site) draws its icons after load.
+                        await page.wait_for_function(
+                            "() => !document.querySelector('i[class*=\"fa-\"]:not([aria-hidden])')",
+                            timeout=20_000)
+                        out[device, mode, name] = await page.evaluate(CHROME_BOXES, CHROME)
+                        await page.close()
+                    await ctx.close()
+        finally:
+            await browser.close()
+    return out
+
+
+def test_the_lightened_site_looks_like_the_theme(site, plain_site):
+    """The page lightening (_ext/light_pages.py) cuts bytes and must not change the look: every
+    part of the chrome around a chapter — header and its buttons, sidebars, the search field,
+    the contents title, every icon, previous/next — is drawn at the same place and size as by the
+    theme's own assets, at desktop and phone width, in light and dark mode."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright (pip) is not installed")
+    boxes = asyncio.run(chrome_boxes({"light": site, "theme": plain_site}, f"{CHAPTER}.html"))
+    differences = []
+    for device in ("desktop", "phone"):
+        for mode in ("light", "dark"):
+            ours, theirs = boxes[device, mode, "light"], boxes[device, mode, "theme"]
+            for part in CHROME:
+                a, b = ours[part], theirs[part]
+                if [x["what"] for x in a] != [x["what"] for x in b]:
+                    differences.append(f"{device} {mode} {part}: {[x['what'] for x in a]} != {[x['what'] for x in b]}")
+                    continue
+                # Positions below the first screen depend on the length of the page: sizes only.
+                keys = ("w", "h") if part == "previous/next" else ("x", "y", "w", "h")
+                for x, y in zip(a, b):
+                    off = {k: round(x[k] - y[k], 1) for k in keys if abs(x[k] - y[k]) > CHROME_TOLERANCE}
+                    if off and not (part == "icons" and y["y"] > 1000 and set(off) <= {"x", "y"}):
+                        differences.append(f"{device} {mode} {part} {x['what']}: {off}")
+    assert sum(len(v) for v in boxes["desktop", "light", "theme"].values()) > 20
+    assert not differences, "\n".join(differences)
 
 
 # ------------------------------------------------------------------------------------------------

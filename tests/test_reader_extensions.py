@@ -127,6 +127,15 @@ def test_missing_glyphs_get_the_first_fallback_font_that_has_them():
             '\\else{\\gdlfallbackb\\char"2705\\relax}\\fi}') in text
 
 
+def test_the_icon_stylesheet_goes_where_a_browser_with_javascript_reads_it():
+    page = ('<head><script>x</script><noscript><link rel="stylesheet" href="fonts.css" />'
+            '<style>.pst-js-only{display:none}</style></noscript>\n'
+            '<link href="_static/styles/theme.css" rel="stylesheet" /></head>')
+    first = light.first_stylesheet(page)
+    assert page[first:].startswith('<link href="_static/styles/theme.css"')
+    assert light.first_stylesheet("<head><noscript><style></style></noscript></head>") is None
+
+
 def test_latex_log_problems_are_found():
     log = ("! Undefined control sequence.\nLaTeX Warning: Reference `book/x:fig' on page 3 undefined "
            "on input line 9.\nLaTeX Warning: Citation `nosuch' on page 4 undefined on input line 2.\n"
