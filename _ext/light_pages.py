@@ -366,7 +366,7 @@ def drop_mathjax_script(app: Sphinx, pagename: str, templatename: str, context: 
 
 
 #: ``GDLINALG_LIGHT_PAGES=off`` builds the site as the theme makes it, for the browser test that
-#: compares the look of the two (tests/test_browser.py): the lightening may cut bytes, never change
+#: compares the look of the two (tests/site/test_browser.py): the lightening may cut bytes, never change
 #: what a reader sees.
 SWITCH = "GDLINALG_LIGHT_PAGES"
 

@@ -4,7 +4,7 @@
    cell, can run it: every name a visible cell loads is a builtin or is bound by that cell or by an
    earlier visible cell. Hidden cells (``remove-cell``, ``remove-input``) may glue, assert, format
    tables and draw figures, but bind nothing that visible code uses. :func:`unbound_names` lists
-   the exceptions; ``tests/test_chapter_code.py`` requires that there are none.
+   the exceptions; ``tests/book/test_chapter_code.py`` requires that there are none.
 2. **Reader notebooks run without the website's bookkeeping.** :func:`reader_cells` chooses the
    code cells of a chapter's notebook (``_ext/reader_notebooks.py``): the visible ones, those that
    show an output (a table, a figure), and, of the rest, only those that bind a name a chosen cell

@@ -1,7 +1,7 @@
 """Sphinx extension: the estimated reading time under every chapter's title.
 
 A chapter of this book is meant to be one sitting. The reader should see what a sitting costs before
-starting, and the tests (``tests/test_book.py``) hold every chapter to the word budget that makes it
+starting, and the tests (``tests/book/test_book.py``) hold every chapter to the word budget that makes it
 one sitting. Both use :func:`prose_words`, so the number on the page is the number that is tested.
 
 What counts as prose is what a reader reads in the running text of the rendered page: paragraphs,

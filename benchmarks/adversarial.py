@@ -15,7 +15,7 @@ error on the same input measured the same way. The answer is
 * ``error``: any other exception (e.g. an option the package does not have).
 
 Some cases expect an exception (a singular matrix must raise): for them ``accurate`` means it
-raised. ``tests/test_adversarial.py`` runs every case and fails on anything but ``accurate``.
+raised. ``tests/contract/test_adversarial.py`` runs every case and fails on anything but ``accurate``.
 
 Error measures (in double precision): inverse ``||I - A X||_F / sqrt(n)``; solve the normwise
 backward error ``||A x - b|| / (||A||_2 ||x|| + ||b||)``; pseudo-inverse the forward error

@@ -109,7 +109,7 @@ def the_build(tmp_path_factory) -> Build:
 
 def session_build(tmp_path_factory) -> Build:
     """:func:`the_build`, for a test that reads it: when the build failed, the test is skipped
-    with the reason, and ``tests/test_book.py::test_the_book_builds`` alone fails, saying which
+    with the reason, and ``tests/book/test_book.py::test_the_book_builds`` alone fails, saying which
     chapter, which cell and which message, instead of every book test erroring with the log."""
     import pytest
 

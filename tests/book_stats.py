@@ -1,6 +1,6 @@
 """What a reader meets in a chapter, measured: words of prose, visible code, raw TeX, glossary links.
 
-Shared by the book tests (``tests/test_book.py``) and usable on its own to report the numbers for a
+Shared by the book tests (``tests/book/test_book.py``) and usable on its own to report the numbers for a
 built book::
 
     python tests/book_stats.py _build/html        # one row per chapter of the TOC

@@ -1,7 +1,30 @@
-"""Shared test set-up: every test starts from the same global seed, so failures reproduce; and
-``TORCH_NUM_THREADS=N pytest`` runs everything, the book's build and its kernels included, with N
-torch threads (``tests/torch_threads/sitecustomize.py``), so that what the tests and chapters count
-can be checked for 1 to 4 threads on any machine."""
+"""Shared test set-up for the five lanes of the test suite, one folder per subject (a fact is
+tested once, in the folder of its subject):
+
+* ``tests/package/``  -- unit tests of the package's own pieces (test matrices, plotting, policy);
+* ``tests/contract/`` -- every public function against the torch.linalg contract, adversarial
+  inputs and hypothesis properties;
+* ``tests/methods/``  -- the methods (blog recipe, gradient, Stiefel, large inverse, benchmarks)
+  and the facts the chapters rest on, checked through the package;
+* ``tests/book/``     -- the book: chapter code rules and extensions (fast), and the strict build,
+  its pages, PDF, citations and reader notebooks (marked ``book``);
+* ``tests/site/``     -- the built site in a browser (marked ``book``).
+
+Commands::
+
+    pytest tests/package tests/contract   # the fast lane: no book build, no browser
+    pytest -m "not book"                  # everything that needs no build
+    pytest                                # everything, the book's build and the browser included
+
+The shared helpers stay here: ``book_build.py`` and ``book_stats.py`` (imported as top-level
+modules: ``pythonpath`` in pyproject.toml includes ``tests``), ``lint_workflows.cjs`` and
+``torch_threads/``.
+
+Every test starts from the same global seed, so failures reproduce; and ``TORCH_NUM_THREADS=N
+pytest`` runs everything, the book's build and its kernels included, with N torch threads
+(``tests/torch_threads/sitecustomize.py``), so that what the tests and chapters count can be checked
+for 1 to 4 threads on any machine.
+"""
 
 from __future__ import annotations
 

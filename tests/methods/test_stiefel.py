@@ -1,4 +1,5 @@
-"""Brockett ascent on Stiefel manifolds: exactly orthonormal factors, compared with torch.linalg."""
+"""Methods: Brockett ascent on Stiefel manifolds: exactly orthonormal factors, compared with
+torch.linalg."""
 
 import pytest
 import torch

@@ -1,5 +1,5 @@
-"""The built book in a real browser (issue 7): offline, accessible, readable on a phone and in the
-dark, every link resolving.
+"""Site: the built book in a real browser (issue 7): offline, accessible, readable on a phone and in
+the dark, every link resolving.
 
 Debian's chromium (``/usr/bin/chromium``, or ``$GDLINALG_CHROMIUM``) is driven by the Python API of
 playwright — never a browser that playwright downloads — against the session's strict build

@@ -1,26 +1,17 @@
-"""Key facts of the chapter "Newton–Schulz beyond the inverse".
-
-Two groups:
-
-* package tests (fast): the facts the chapter states, recomputed with ``gdlinalg`` and
-  ``torch.linalg`` as the reference;
-* HTML tests (marked ``book``): the built page shows its figures, the speed table computed by its
-  code and the glued numbers, read from the session's one strict build (``book_build.session_build``).
+"""Methods: the facts the chapter "Newton–Schulz beyond the inverse" rests on, recomputed with
+``gdlinalg`` and ``torch.linalg`` as the reference. The built page is checked in
+``tests/book/test_chapter_pages.py``.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import gdlinalg
 from gdlinalg import matrices
-
-from book_build import plain_text
 
 MUON = (3.4445, -4.7750, 2.0315)
 
@@ -36,11 +27,6 @@ def _alpha(l: float) -> float:
 def _svd_polar(A: torch.Tensor) -> torch.Tensor:
     W, _, Vh = torch.linalg.svd(A, full_matrices=False)
     return W @ Vh
-
-
-# ------------------------------------------------------------------------------------------------
-# package facts
-# ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("l", [0.5, 1e-1, 1e-3, 1e-8])
@@ -108,47 +94,3 @@ def test_svd_from_a_polar_decomposition_and_an_eigendecomposition():
     w, V = gdlinalg.eigh(Hp)
     assert float(torch.linalg.matrix_norm((Up @ V) * w @ V.T - A) / torch.linalg.matrix_norm(A)) < 1e-13
     torch.testing.assert_close(w.flip(0), torch.linalg.svdvals(A), atol=1e-13, rtol=0)
-
-
-# ------------------------------------------------------------------------------------------------
-# the built page
-# ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    pytest.importorskip("bs4")
-    from book_build import session_build
-
-    return session_build(tmp_path_factory).article("book/newton-schulz")
-
-
-@pytest.mark.book
-def test_chapter_figures_have_alt_text_and_captions(page):
-    for name in ("fig-ns-scalar-map", "fig-ns-polar-history", "fig-ns-muon", "fig-ns-steps"):
-        fig = page.find(id=name)
-        assert fig is not None and fig.find("figcaption"), name
-        img = fig.find("img")
-        assert img is not None and len(img.get("alt", "").strip()) > 40, name
-
-
-@pytest.mark.book
-def test_speed_table_has_every_operation_and_size_as_a_ratio(page):
-    table = next(t for t in page.find_all("table") if "torch.linalg.eigh" in plain_text(t))
-    header = [plain_text(th) for th in table.find_all("th")]
-    assert header[2:] == ["n = 100", "n = 200", "n = 300"]
-    rows = [[plain_text(td) for td in tr.find_all("td")] for tr in table.find_all("tr")[1:]]
-    assert [r[0] for r in rows] == ["svd", "eigh", "inv", "polar, Newton–Schulz", "polar, QDWH", "polar, QDWH"]
-    for r in rows:
-        assert all(re.fullmatch(r"\d+\.\d×", cell) for cell in r[2:]), r
-
-
-@pytest.mark.book
-def test_chapter_prose_carries_the_computed_numbers(page):
-    source = (Path(__file__).resolve().parents[1] / "book" / "newton-schulz.md").read_text(encoding="utf-8")
-    n_refs = len(re.findall(r"\{glue:text\}`", source))
-    assert len(page.select(".pasted-text, .pasted-inline")) >= n_refs
-    text = plain_text(page)
-    a, b, c = MUON
-    assert f"{a + b + c:.4f}" in text                           # q(1), glued from the code
-    assert "Traceback" not in text

@@ -1,8 +1,9 @@
-"""The large-matrix routes of ``inv`` and ``solve`` (n >= 256): the Gram start by recursive Schur
-complements, its fallback to the scaled start, and the single-precision preconditioner of the solve.
+"""Methods: the large-matrix routes of ``inv`` and ``solve`` (n >= 256): the Gram start by recursive
+Schur complements, its fallback to the scaled start, and the single-precision preconditioner of the
+solve.
 
-The contract is the one of ``tests/test_adversarial.py``: within 20 times torch.linalg's error,
-measured the same way, or a floor of ``50 sqrt(n) u``; ``converged`` and no warning.
+The contract is the one of ``tests/contract/test_adversarial.py``: within 20 times torch.linalg's
+error, measured the same way, or a floor of ``50 sqrt(n) u``; ``converged`` and no warning.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The default methods of every public function against torch.linalg, per dtype and shape class.
+"""Contract: the default methods of every public function against torch.linalg, per dtype and shape
+class.
 
 Tolerances follow the package's accuracy contract (issue 2): on well-conditioned input, float64
 results are correct to about 1e-12 and float32/complex64 results to about 1e-6 (1e-5 for the SVD

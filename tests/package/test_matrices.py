@@ -1,4 +1,5 @@
-"""Test matrices have the spectra they promise, are seeded and validate their arguments."""
+"""Package: the test matrices (``gdlinalg.matrices``) have the spectra they promise, are seeded and
+validate their arguments."""
 
 import pytest
 import torch
@@ -81,9 +82,11 @@ def test_hilbert():
     assert matrices.hilbert(3, dtype=torch.float32).dtype == torch.float32
 
 
-def test_blog_matrices():
+def test_blog_matrices_are_the_blog_s_global_seed_draws():
     inv = matrices.blog_inverse_matrices()
     assert inv["random"].dtype == torch.float32
+    torch.manual_seed(314)
+    assert torch.equal(inv["random"], torch.rand(4, 4))
     torch.testing.assert_close(inv["diagonal"], torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0])))
     svd = matrices.blog_svd_matrices(dtype=torch.float64)
     assert {k: tuple(v.shape) for k, v in svd.items()} == {
@@ -91,6 +94,8 @@ def test_blog_matrices():
     for seed, name, shape in [(314, "M1", (5, 4)), (315, "M2", (4, 4)), (316, "M3", (7, 4)), (317, "M5", (4, 3))]:
         torch.manual_seed(seed)
         assert torch.equal(svd[name], torch.rand(shape).double())
+    torch.manual_seed(317)  # M4 is the transpose of a wide draw from M5's seed
+    assert torch.equal(matrices.blog_svd_matrices()["M4"], torch.rand(3, 4).T)
     s3 = torch.linalg.svdvals(svd["M3"])
     assert float(s3[2]) == pytest.approx(0.612, abs=1e-3) and float(s3[3]) == pytest.approx(0.554, abs=1e-3)
 

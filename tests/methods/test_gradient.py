@@ -1,4 +1,4 @@
-"""Optimizer-driven inverse, solve, pinv and SVD against torch.linalg."""
+"""Methods: optimizer-driven inverse, solve, pinv and SVD against torch.linalg."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""The book: one strict build per session, assertions on its HTML, and builds that must fail.
+"""Book: one strict build of the book per session, assertions on its HTML, and builds that must
+fail.
 
 Everything here is marked ``book`` (slow); deselect with ``pytest -m "not book"``.
 """
@@ -64,7 +65,7 @@ def cited_keys() -> set[str]:
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory) -> Build:
-    # One build per session, shared with the other book test modules (tests/test_citation.py).
+    # One build per session, shared with the other book test modules (tests/book/, tests/site/).
     return session_build(tmp_path_factory)
 
 
@@ -82,6 +83,20 @@ def test_build_has_zero_warnings(book):
     for log in (book.log, book.pdf.log):
         assert "build succeeded" in log, log[-3000:]
         assert not re.search(r"\bWARNING\b", log), log[-6000:]
+
+
+def test_the_build_ends_by_saying_where_things_are(book):
+    """The last lines of each build (_ext/build_summary.py): the website, the PDF, the notebooks,
+    and how to serve the site (search needs HTTP) — not Jupyter Book's "_build/latex" and "Run
+    'make'", which point at the wrong place."""
+    for log, first in ((book.log, "The website is built."), (book.pdf.log, "The PDF is built.")):
+        tail = "\n".join(log.rstrip().splitlines()[-15:])
+        assert first in tail, tail
+        assert "website:    _build/html/index.html" in tail
+        assert "python -m http.server --directory _build/html 8000" in tail
+        assert "Run 'make'" not in log and "can be found at" not in log
+    assert "PDF:        _build/html/gdlinalg.pdf" in book.pdf.log
+    assert "notebooks:  _build/notebooks/" in book.pdf.log
 
 
 def test_every_toc_page_exists(book):
@@ -198,15 +213,6 @@ def test_bibliography_years_are_numbers_and_the_style_tells_them_apart(book):
     assert "Fernández del Río" in refs and "J. F. del Río" not in refs
 
 
-def test_solutions_hidden_by_default(book):
-    for docname in ("book/tensors", "book/derivatives"):
-        a = article(book.page(docname))
-        exercises = a.select(".exercise")
-        solutions = a.select(".solution")
-        assert len(exercises) >= 3 and len(solutions) == len(exercises), docname
-        assert all("dropdown" in s.get("class", []) for s in solutions), docname
-
-
 def test_api_reference_is_generated_and_linked(book):
     api = book.page("book/api")
     for name in ("gdlinalg.inv", "gdlinalg.solve", "gdlinalg.svd", "gdlinalg.Result",
@@ -231,9 +237,9 @@ def test_launch_buttons_open_the_notebook_of_the_page_s_own_sources(book, docnam
     owner, repo = REPO_URL.rstrip("/").split("/")[-2:]
     links = launch_links(book.page(docname))
     index = json.loads((book.root / "_build" / "notebooks" / "index.json").read_text())
-    # The generated notebook, at the tag of the sources its install cell installs.
+    # The generated notebook, at the tag of the sources its install cell installs (the tag's name:
+    # test_readers.py::test_every_notebook_chapter_has_a_notebook_with_an_install_cell).
     tag = index["tag"]
-    assert tag == f"notebooks-{index['ref']}"
     assert links["Colab"] == (f"https://colab.research.google.com/github/{owner}/{repo}/blob/"
                               f"{tag}/{docname}.ipynb")
     assert links["Binder"] == f"https://mybinder.org/v2/gh/{owner}/{repo}/{tag}?urlpath=lab/tree/{docname}.ipynb"

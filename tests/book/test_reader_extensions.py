@@ -1,7 +1,8 @@
-"""The book's issue-12 extensions, piece by piece, without building the book (fast).
+"""Book: the book's issue-12 extensions, piece by piece, without building the book (fast).
 
-The built book is checked in ``tests/test_readers.py``, ``tests/test_book.py`` and
-``tests/test_browser.py``; here each transformation is checked on inputs small enough to read.
+The built book is checked in ``tests/book/test_readers.py``, ``tests/book/test_pdf.py``,
+``tests/book/test_book.py`` and ``tests/site/test_browser.py``; here each transformation is checked
+on inputs small enough to read.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Inputs a numerical analyst would try (``benchmarks/adversarial.py``): every answer must be
-accurate, within 20x torch.linalg's error measured the same way (or a dtype-scaled floor), with no
-warning; a singular matrix must raise. Anything else (a flagged, silently wrong or falsely refused
-answer, a spurious warning) fails.
+"""Contract: inputs a numerical analyst would try (``benchmarks/adversarial.py``): every answer must
+be accurate, within 20x torch.linalg's error measured the same way (or a dtype-scaled floor), with
+no warning; a singular matrix must raise. Anything else (a flagged, silently wrong or falsely
+refused answer, a spurious warning) fails.
 
 Also: scaling the input by a power of two scales every answer exactly (a property, by hypothesis).
 """

@@ -1,4 +1,5 @@
-"""The quick benchmark runs end to end and writes its tables (no timing assertions)."""
+"""Methods: the quick benchmark of every method against torch.linalg runs end to end and writes its
+tables (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from book_build import REPO
+
 EXPECTED = {
     "table", "op", "matrix", "size", "dtype", "method", "iterations", "converged", "runs", "seconds",
     "ref", "ref_params", "ref_runs", "ref_seconds", "ratio", "residual", "ref_residual",
@@ -22,10 +23,10 @@ TABLES = {"inv", "solve", "pinv", "svd", "eigh", "truncated_svd", "truncated_eig
 def test_quick_benchmark_runs_and_writes_results(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
         # A generous timeout: it catches a hang, it is not a timing assertion (the quick suite takes
         # under a minute on an idle 2-core machine, several on a busy shared one).
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=REPO, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "== targets" in proc.stdout

@@ -1,7 +1,8 @@
-"""Citable chapters: CITATION.cff, and what _ext/gdlinalg_citation.py makes of it in the built book.
+"""Book: citable chapters: CITATION.cff, and what _ext/gdlinalg_citation.py makes of it in the built
+book.
 
 The tests marked ``book`` read the session's one strict build (``book_build.session_build``,
-shared with tests/test_book.py); the others are fast.
+shared with tests/book/test_book.py); the others are fast.
 """
 
 from __future__ import annotations

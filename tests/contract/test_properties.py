@@ -1,4 +1,4 @@
-"""Properties that must hold for every input, checked on inputs drawn by hypothesis."""
+"""Contract: properties that must hold for every input, checked on inputs drawn by hypothesis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plot helpers return labelled axes on a white background."""
+"""Package: the plot helpers (``gdlinalg.plotting``) return labelled axes on a white background."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Project rules that are cheap to check mechanically."""
+"""Package: project rules that are cheap to check mechanically."""
 
 from __future__ import annotations
 

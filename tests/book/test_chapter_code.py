@@ -1,5 +1,5 @@
-"""The chapters' code, read without building the book: what the page shows runs as shown, every
-hidden check says which claim it guards, and no check depends on how busy the machine is.
+"""Book: the chapters' code, read without building the book: what the page shows runs as shown,
+every hidden check says which claim it guards, and no check depends on how busy the machine is.
 
 The analysis lives in ``_ext/notebook_cells.py`` (the reader notebooks use it too); the tests at
 the bottom plant each kind of mistake in a small chapter to show that the checks catch it.
