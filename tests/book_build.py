@@ -104,7 +104,22 @@ def the_build(tmp_path_factory) -> Build:
         if _SESSION_BUILD.returncode == 0:
             _SESSION_BUILD.pdf = build(root, flags=PDF_FLAGS)
             print(f"PDF build (same execution cache): {_SESSION_BUILD.pdf.seconds:.1f} s")
+        keep_build(_SESSION_BUILD)
     return _SESSION_BUILD
+
+
+#: Where CI wants the session's build kept (the website, with its PDF, and the notebooks), so that
+#: what it publishes is what the tests checked, built once.
+KEEP = "GDLINALG_BUILD_OUT"
+
+
+def keep_build(b: Build) -> None:
+    out = os.environ.get(KEEP, "").strip()
+    if not out or build_failure(b):
+        return
+    for part in ("html", "notebooks"):
+        shutil.copytree(b.root / "_build" / part, Path(out) / part, dirs_exist_ok=True)
+    print(f"the website and the notebooks are kept in {out}")
 
 
 def session_build(tmp_path_factory) -> Build:

@@ -94,7 +94,7 @@ def test_cffconvert_rejects_an_invalid_cff(tmp_path):
 def test_cff_agrees_with_pyproject_and_license():
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert META["version"] == project["version"]
-    assert META["license"] == project["license"]["text"] == "MIT"
+    assert META["license"] == project["license"] == "MIT"
     assert [a["name"] for a in project["authors"]] == [
         a.get("name") or f"{a['given-names']} {a['family-names']}" for a in META["authors"]]
     license_text = (REPO / "LICENSE").read_text(encoding="utf-8")

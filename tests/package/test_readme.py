@@ -73,4 +73,4 @@ def test_the_setup_script_checks_fonts_without_a_pipe_that_sigpipe_breaks():
     setup = (REPO / "scripts" / "setup").read_text(encoding="utf-8")
     assert "set -euo pipefail" in setup
     assert "fc-list -q FreeSerif" in setup and not re.search(r"fc-list\s*\|", setup)
-    assert "download.pytorch.org/whl/cpu" in setup
+    assert "download.pytorch.org/whl/cpu" in setup and "--retries 0" in setup
