@@ -495,6 +495,9 @@ def test_external_references_resolve_offline():
     assert resolve("collections.abc.Sequence") == (
         "https://docs.python.org/3/library/collections.abc.html#collections.abc.Sequence")
     assert resolve("gdlinalg.no_such_function", "func") is None  # a typo still fails the build
+    assert resolve("torch.linalg.sovle", "func") is None         # ... in torch's names too
+    assert resolve("matplotlib.axes.Axis") is None and resolve("numpy.no_such") is None
+    assert resolve("torch.return_types.linalg_eigh").startswith("https://pytorch.org/")
     assert resolve("keyword-only") is None
 
 
