@@ -66,18 +66,12 @@ def notebooks_tag(prefix: str, ref: str) -> str:
 
 def colab_url(colab: str, repository_url: str, ref: str, docname: str) -> str | None:
     parts = github_parts(repository_url)
-    if parts is None:
-        return None
-    owner, repo = parts
-    return f"{colab.rstrip('/')}/github/{owner}/{repo}/blob/{ref}/{docname}.ipynb"
+    return parts and f"{colab.rstrip('/')}/github/{'/'.join(parts)}/blob/{ref}/{docname}.ipynb"
 
 
 def binder_url(binderhub: str, repository_url: str, ref: str, docname: str) -> str | None:
     parts = github_parts(repository_url)
-    if parts is None:
-        return None
-    owner, repo = parts
-    return f"{binderhub.rstrip('/')}/v2/gh/{owner}/{repo}/{ref}?urlpath=lab/tree/{docname}.ipynb"
+    return parts and f"{binderhub.rstrip('/')}/v2/gh/{'/'.join(parts)}/{ref}?urlpath=lab/tree/{docname}.ipynb"
 
 
 def install_line(package: str, repository_url: str, ref: str, extras: str = "plot") -> str:
