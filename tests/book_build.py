@@ -183,3 +183,15 @@ def toc_docnames(root: Path = REPO) -> list[str]:
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
     return names
+
+
+def is_notebook(docname: str, root: Path = REPO) -> bool:
+    """Whether a page's source is a MyST notebook (jupytext front matter): an executed chapter."""
+    head = (root / f"{docname}.md").read_text(encoding="utf-8")[:400]
+    return head.startswith("---") and "jupytext:" in head
+
+
+def notebook_docnames(root: Path = REPO) -> list[str]:
+    """The pages of the book that are notebooks, in the order of ``_toc.yml``."""
+    return [d for d in toc_docnames(root) if is_notebook(d, root)]
+

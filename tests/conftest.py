@@ -48,6 +48,16 @@ def pytest_report_header(config):
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """The session's one strict build of the book, shared by every book and site test (it skips
+    them, with the reason, when the build failed: see tests/book_build.py)."""
+    pytest.importorskip("bs4")
+    from book_build import session_build
+
+    return session_build(tmp_path_factory)
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     torch.manual_seed(0)

@@ -11,14 +11,13 @@ import json
 import re
 import statistics
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 import book_stats
-from book_build import (REPO, Build, article, build, build_failure, copy_book, session_build, the_build,
+from book_build import (REPO, article, build, build_failure, copy_book, is_notebook, the_build,
                         toc_docnames)
 
 pytestmark = pytest.mark.book
@@ -31,9 +30,6 @@ bs4 = pytest.importorskip("bs4")
 # ------------------------------------------------------------------------------------------------
 
 
-def is_notebook(docname: str) -> bool:
-    head = (REPO / f"{docname}.md").read_text(encoding="utf-8")[:400]
-    return head.startswith("---") and "jupytext:" in head
 
 
 def soup(html: str):
@@ -63,10 +59,6 @@ def cited_keys() -> set[str]:
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory) -> Build:
-    # One build per session, shared with the other book test modules (tests/book/, tests/site/).
-    return session_build(tmp_path_factory)
 
 
 def test_the_book_builds(tmp_path_factory):

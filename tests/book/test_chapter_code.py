@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from book_build import REPO, toc_docnames
+from book_build import REPO, notebook_docnames
 
 jupytext = pytest.importorskip("jupytext")
 
@@ -22,12 +22,9 @@ sys.modules.setdefault("notebook_cells", nc)
 _spec.loader.exec_module(nc)
 
 
-def _is_notebook(docname: str) -> bool:
-    head = (REPO / f"{docname}.md").read_text(encoding="utf-8")[:400]
-    return head.startswith("---") and "kernelspec:" in head
 
 
-CHAPTERS = [d for d in toc_docnames() if _is_notebook(d)]
+CHAPTERS = notebook_docnames()
 
 
 def cells_of(docname: str) -> list:

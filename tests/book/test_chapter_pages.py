@@ -27,12 +27,6 @@ ADDENDUM_PRINTED_M1 = (2.3382, 0.6890, 0.2601, 0.1181)  # the addendum's Adam no
 MUON = (3.4445, -4.7750, 2.0315)
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory):
-    pytest.importorskip("bs4")
-    from book_build import session_build
-
-    return session_build(tmp_path_factory)
 
 
 # ------------------------------------------------------------------------------------------------

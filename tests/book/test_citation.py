@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from book_build import REPO, Build, session_build, toc_docnames
+from book_build import REPO, Build, toc_docnames
 
 bs4 = pytest.importorskip("bs4")
 pybtex_db = pytest.importorskip("pybtex.database")
@@ -180,9 +180,6 @@ def test_toc_exclusions_and_redirects_name_real_documents():
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory) -> Build:
-    return session_build(tmp_path_factory)
 
 
 def soup(build: Build, docname: str):

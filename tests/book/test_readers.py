@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 import venv
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book_build import REPO, Build, session_build, toc_docnames
+from book_build import REPO, Build, notebook_docnames
 
 pytestmark = pytest.mark.book
 
@@ -29,17 +28,11 @@ REPO_URL = CONFIG["repository"]["url"]
 CONFIG_URL = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))["url"]
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory) -> Build:
-    return session_build(tmp_path_factory)
 
 
-def is_notebook(docname: str) -> bool:
-    head = (REPO / f"{docname}.md").read_text(encoding="utf-8")[:400]
-    return head.startswith("---") and "jupytext:" in head
 
 
-NOTEBOOKS = [d for d in toc_docnames() if is_notebook(d)]
+NOTEBOOKS = notebook_docnames()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from book_build import REPO, Build, build, copy_book, session_build
+from book_build import REPO, build, copy_book
 
 pytestmark = pytest.mark.book
 
@@ -115,9 +115,6 @@ class _Server(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory) -> Build:
-    return session_build(tmp_path_factory)  # the session's one strict build, shared
 
 
 @pytest.fixture(scope="module")
