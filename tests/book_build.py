@@ -36,6 +36,8 @@ class Build:
     seconds: float
     #: The PDF build that followed (the session build makes both, as the README does).
     pdf: "Build | None" = None
+    #: What the build printed on stdout alone (``log`` is stdout, then stderr).
+    stdout: str = ""
 
     @property
     def html(self) -> Path:
@@ -87,7 +89,8 @@ def build(root: Path, env: dict[str, str] | None = None, timeout: float = 900,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
     log = ANSI.sub("", proc.stdout + "\n" + proc.stderr)
-    return Build(root=root, returncode=proc.returncode, log=log, seconds=seconds)
+    return Build(root=root, returncode=proc.returncode, log=log, seconds=seconds,
+                 stdout=ANSI.sub("", proc.stdout))
 
 
 _SESSION_BUILD: Build | None = None

@@ -81,8 +81,9 @@ def test_the_build_ends_by_saying_where_things_are(book):
     """The last lines of each build (_ext/build_summary.py): the website, the PDF, the notebooks,
     and how to serve the site (search needs HTTP) — not Jupyter Book's "_build/latex" and "Run
     'make'", which point at the wrong place."""
-    for log, first in ((book.log, "The website is built."), (book.pdf.log, "The PDF is built.")):
-        tail = "\n".join(log.rstrip().splitlines()[-15:])
+    for b, first in ((book, "The website is built."), (book.pdf, "The PDF is built.")):
+        log = b.log
+        tail = "\n".join(b.stdout.rstrip().splitlines()[-15:])   # (stderr has the tools' own logs)
         assert first in tail, tail
         assert "website:    _build/html/index.html" in tail
         assert "python -m http.server --directory _build/html 8000" in tail
