@@ -8,17 +8,15 @@ Built by the LaTeX builder from the same sources and the same execution cache as
 The second command writes ``_build/latex/<book_pdf_file>`` (XeLaTeX from Debian's TeX Live, see the
 README) and copies it into ``_build/html/``, where every page links to it.
 
-1. **LaTeX set-up** (``config-inited``, after sphinx-jupyterbook-latex): makeindex instead of xindy
-   (xindy is one more TeX Live package for a one-page index of API names); notebook outputs that
-   are HTML are rendered for LaTeX too (below); a generated file of glyph fallbacks is read in the
-   preamble, and so is ``BOOK_PREAMBLE`` (10., 12. below).
+1. **LaTeX set-up** (``config-inited``, after sphinx-jupyterbook-latex, which appends its own
+   preamble): a generated file of glyph fallbacks is read in the preamble, and so is
+   ``BOOK_PREAMBLE`` (10., 12. below). (``latex_use_xindy: false`` in ``_config.yml``: makeindex,
+   since xindy is one more TeX Live package for a one-page index of API names.)
 2. **jupyterBook.cls without bbm.** sphinx-jupyterbook-latex's document class loads ``bbm`` only
    to define ``\\RR``-style shortcuts (``\\mathbbm``) the book never uses; ``bbm.sty`` is in
    Debian's 500 MB ``texlive-fonts-extra``. The copy in the output loads amssymb's ``\\mathbb``
    instead.
-3. **HTML tables in the PDF.** A cell that displays an HTML table (``IPython.display.HTML``) shows
-   its table in the PDF, converted to a docutils table. Any other HTML output is a build warning:
-   the PDF would silently lose it.
+3. (Chapters display their tables as Markdown, which the PDF sets as tables; no HTML output.)
 4. **Every glyph.** Before XeLaTeX runs, every non-ASCII character of the ``.tex`` file is looked up
    in the fonts it is set in (FreeSerif, FreeSans, FreeMono, found with fontconfig); a character
    missing from one of them is mapped (``newunicodechar``) to the first fallback font that has it
@@ -105,8 +103,6 @@ TEXT_FONTS = ("FreeSerif", "FreeSans", "FreeMono")
 #: Where a missing glyph is looked for, in order.
 FALLBACK_FONTS = ("DejaVu Sans", "DejaVu Sans Mono", "DejaVu Serif", "DejaVu Math TeX Gyre",
                   "Latin Modern Math", "Symbola")
-#: Render text/html outputs in the LaTeX build, ahead of their text/plain repr (priority 60).
-HTML_PRIORITY = ("latex", "text/html", 55)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,7 +139,6 @@ BOOK_PREAMBLE = r"""
 
 
 def configure_latex(app: Sphinx, config: Config) -> None:
-    config.latex_use_xindy = False
     elements = dict(config.latex_elements or {})
     elements["preamble"] = (elements.get("preamble", "") +
                             "\n\\usepackage{newunicodechar}\n"
@@ -152,77 +147,6 @@ def configure_latex(app: Sphinx, config: Config) -> None:
     config.latex_elements = elements
     # 8. The website's depth of figure (and exercise) numbers, before jupyterbook-latex changes it.
     app._book_pdf_numfig_depth = config.numfig_secnum_depth
-    overrides = list(config.nb_mime_priority_overrides or [])
-    if HTML_PRIORITY not in overrides:
-        overrides.append(HTML_PRIORITY)
-    config.nb_mime_priority_overrides = overrides
-
-
-# ------------------------------------------------------------------------------------------------
-# 3. HTML tables
-# ------------------------------------------------------------------------------------------------
-
-
-def _cells(tr) -> list[str]:
-    return [" ".join(c.get_text(" ").split()) for c in tr.find_all(["th", "td"])]
-
-
-def html_table(html: str) -> nodes.table | None:
-    """The one ``<table>`` in ``html`` as a docutils table, or None if there is not exactly one."""
-    import bs4
-
-    soup = bs4.BeautifulSoup(html, "html.parser")
-    tables = soup.find_all("table")
-    if len(tables) != 1:
-        return None
-    src = tables[0]
-    head_rows = [_cells(tr) for tr in (src.thead.find_all("tr") if src.thead else [])]
-    body_rows = [_cells(tr) for tr in src.find_all("tr") if tr.find_parent("thead") is None]
-    if not head_rows and body_rows and all(c.name == "th" for c in src.find("tr").find_all(["th", "td"])):
-        head_rows, body_rows = body_rows[:1], body_rows[1:]
-    ncols = max((len(r) for r in head_rows + body_rows), default=0)
-    if ncols == 0:
-        return None
-    table = nodes.table(classes=["colwidths-auto"])
-    group = nodes.tgroup(cols=ncols)
-    table += group
-    for _ in range(ncols):
-        group += nodes.colspec(colwidth=1)
-
-    def section(cls, rows):
-        part = cls()
-        for cells in rows:
-            row = nodes.row()
-            for text in cells + [""] * (ncols - len(cells)):
-                entry = nodes.entry()
-                entry += nodes.paragraph(text, text)
-                row += entry
-            part += row
-        return part
-
-    if head_rows:
-        group += section(nodes.thead, head_rows)
-    group += section(nodes.tbody, body_rows)
-    return table
-
-
-class HtmlOutputsForLatex(SphinxPostTransform):
-    """Notebook outputs that are HTML: a table becomes a table, anything else a warning."""
-
-    default_priority = 150
-    formats = ("latex",)
-
-    def run(self, **kwargs: Any) -> None:
-        for node in list(self.document.findall(nodes.raw)):
-            if "html" not in node.get("format", "").split():
-                continue
-            table = html_table(node.astext())
-            if table is None:
-                logger.warning("[book_pdf] an HTML output other than one table cannot be shown "
-                               "in the PDF; display it as a table, Markdown or an image",
-                               location=node, **WARN)
-                continue
-            node.replace_self(table)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -591,7 +515,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("book_pdf_file", "book.pdf", "env")
     # After sphinx-jupyterbook-latex (default priority) has set up the LaTeX config.
     app.connect("config-inited", configure_latex, priority=900)
-    app.add_post_transform(HtmlOutputsForLatex)
     app.connect("builder-inited", title_page_version, priority=900)
     # After Sphinx's own numbering (TocTreeCollector, default priority).
     app.connect("env-get-updated", number_like_the_website, priority=900)

@@ -97,7 +97,8 @@ def test_pdf_has_the_bibliography_and_no_unresolved_reference(book, pdf):
     assert "Bibliography" in text or "References" in text
 
 
-def test_html_tables_of_outputs_are_tables_in_the_pdf(book):
+def test_tables_of_outputs_are_tables_in_the_pdf(book):
+    """The chapters display their tables as Markdown: LaTeX tables, never an HTML repr."""
     tex = (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
     assert "IPython.core.display.HTML object" not in tex
     assert "\\begin{tabulary}" in tex or "\\begin{longtable}" in tex or "\\begin{tabular}" in tex

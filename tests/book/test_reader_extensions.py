@@ -105,17 +105,6 @@ def test_mathjax_typesets_in_node_with_assistive_mathml_and_reports_errors():
     assert 'tabindex="0"' in light.focusable(out["html"][0])
 
 
-def test_html_table_output_becomes_a_docutils_table():
-    table = pdf.html_table('<table class="table"><thead><tr><th>method</th><th>κ</th></tr></thead>'
-                           '<tbody><tr><td>Newton–Schulz</td><td>10⁻⁸</td></tr>'
-                           '<tr><td>CG</td></tr></tbody></table>')
-    assert table is not None
-    rows = [[e.astext() for e in row.children] for row in table.findall(lambda n: n.tagname == "row")]
-    assert rows == [["method", "κ"], ["Newton–Schulz", "10⁻⁸"], ["CG", ""]]
-    assert pdf.html_table("<div>no table</div>") is None
-    assert pdf.html_table("<table></table><table></table>") is None
-
-
 def test_missing_glyphs_get_the_first_fallback_font_that_has_them():
     fonts = {"Serif": {ord("a"), ord("é")}, "Mono": {ord("a"), ord("é")}}
     fallbacks = {"DejaVu": {ord("ᵀ")}, "Symbola": {ord("ᵀ"), ord("✅")}}

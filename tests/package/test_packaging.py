@@ -45,3 +45,37 @@ def test_numpy_and_matplotlib_are_only_for_the_plots():
             "assert torch.equal(X, torch.eye(3, dtype=torch.float64))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
+
+
+def _locked(name: str) -> dict[str, str]:
+    text = (REPO / name).read_text(encoding="utf-8")
+    return {m[1].lower().replace("_", "-"): m[2] for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M)}
+
+
+def _direct(name: str) -> dict[str, str]:
+    text = (REPO / name).read_text(encoding="utf-8")
+    return {m[1].lower().replace("_", "-"): m[2]
+            for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", text, re.M)}
+
+
+def test_the_locks_pin_every_direct_requirement_at_its_version_with_hashes():
+    """requirements.lock (the book) and requirements-test.lock (what the tests add) are
+    pip-compile's output (scripts/lock) for requirements.txt and requirements-test.txt: every
+    direct pin is there at the same version (torch as its +cpu build), every entry has a hash,
+    no index of this machine is written in, and the two locks agree where they overlap."""
+    for direct, lock in (("requirements.txt", "requirements.lock"),
+                         ("requirements-test.txt", "requirements-test.lock")):
+        pins, locked = _direct(direct), _locked(lock)
+        for name, version in pins.items():
+            assert name in locked, f"{lock} lacks {name} (run scripts/lock)"
+            assert locked[name].split("+")[0] == version, (lock, name, locked[name], version)
+        text = (REPO / lock).read_text(encoding="utf-8")
+        entries = re.findall(r"^[A-Za-z0-9_.-]+==\S+(?: \\\n(?:    --hash=sha256:[0-9a-f]{64}(?: \\\n)?)+)?", text, re.M)
+        assert entries and all("--hash=sha256:" in e for e in entries), lock
+        assert "--index-url" not in text and "--find-links" not in text and "file://" not in text
+        assert "pip-compile" in text
+    assert _locked("requirements.lock")["torch"] == _direct("requirements.txt")["torch"] + "+cpu"
+    book, tests = _locked("requirements.lock"), _locked("requirements-test.lock")
+    assert {n: (book[n], tests[n]) for n in book.keys() & tests.keys() if book[n] != tests[n]} == {}
+    assert "myst-nb" in _direct("requirements.txt")
+    assert not _direct("requirements.txt").keys() & {"pytest", "hypothesis", "playwright", "pypdf"}

@@ -58,8 +58,8 @@ def test_the_two_commands_set_up_everything_and_ci_runs_the_test_command():
     commands = _commands()
     build = next(c for c in commands if "jupyter-book build" in c)
     tests = next(c for c in commands if c.strip().endswith("pytest"))
-    for command in (build, tests):
-        assert command.startswith("scripts/setup && "), command
+    assert build.startswith("scripts/setup && "), build          # the book's environment
+    assert tests.startswith("scripts/setup --tests && "), tests  # ... and the test tools
     assert f"jupyter-book build {' '.join(BUILD_FLAGS)} ." in build
     assert f"jupyter-book build {' '.join(PDF_FLAGS)} ." in build
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
