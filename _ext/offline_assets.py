@@ -17,8 +17,8 @@
    merged before each page is written.
 3. **Our stylesheet and templates** (``_ext/static/gdlinalg.css``, ``_ext/templates/``):
    accessibility and phone-width fixes for the theme, each explained where it is written.
-4. **A favicon** (``_ext/static/favicon.svg``, unless ``html.favicon`` is configured), so that the
-   browser does not request a missing ``/favicon.ico`` on every page. The bare ``index.html``
+4. **A favicon** (``_ext/static/favicon.svg``, set as ``html.favicon`` in ``_config.yml``), so that
+   the browser does not request a missing ``/favicon.ico`` on every page. The bare ``index.html``
    redirect that sphinx-external-toc writes (a lone ``<meta http-equiv="Refresh">``) becomes a
    small complete page with the same redirect, a title, the favicon and a link to follow.
 5. **Bibliography markup that assistive technology understands.** Docutils writes the
@@ -81,8 +81,6 @@ def use_local_mathjax(app: Sphinx, config: Config) -> None:
     # Our stylesheet, in a static folder Jupyter Book does not scan; our templates first.
     config.html_static_path = [*config.html_static_path, str(HERE / "static")]
     config.templates_path = [str(HERE / "templates"), *config.templates_path]
-    if not config.html_favicon:
-        config.html_favicon = str(HERE / "static" / "favicon.svg")
 
 
 #: What the pages need when the math is typeset at build time (``_ext/light_pages.py``).
