@@ -92,23 +92,26 @@ def test_the_book_workflow_tests_three_ways_and_publishes_what_it_tested():
     assert wf["permissions"] == {"contents": "read"} and "group" in wf["concurrency"]
     # Every pip call takes torch from the CPU index (the fresh notebook environment included).
     assert wf["env"]["PIP_EXTRA_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
-    test = wf["jobs"]["test"]
-    assert "permissions" not in test
-    variants = test["strategy"]["matrix"]["include"]
-    assert {(v["torch_threads"], v["busy"]) for v in variants} == {("", False), ("1", False), ("4", True)}
-    assert sum(v["publish"] for v in variants) == 1
-    assert test["env"]["TORCH_NUM_THREADS"] == "${{ matrix.torch_threads }}"
-    script = runs(wf, "test")
-    assert "bash .ci/run" in script                    # the README's test command, as it is
-    assert 'safe.directory "$GITHUB_WORKSPACE"' in script
-    assert "CITATION.cff" in script and 'v$version' in script   # a tag that is not the version fails
+    test, threads = wf["jobs"]["test"], wf["jobs"]["test-threads"]
+    assert "permissions" not in test and "permissions" not in threads
+    for job in ("test", "test-threads"):
+        script = runs(wf, job)
+        assert "bash .ci/run" in script                   # the README's test command, as it is
+        assert 'safe.directory "$GITHUB_WORKSPACE"' in script
+    # On every push, one torch thread, and four beside a busy loop per core; a PR runs "test" only.
+    variants = threads["strategy"]["matrix"]["include"]
+    assert {(v["torch_threads"], v["busy"]) for v in variants} == {("1", False), ("4", True)}
+    assert threads["env"]["TORCH_NUM_THREADS"] == "${{ matrix.torch_threads }}"
+    assert threads["if"] == "github.event_name != 'pull_request'" and "if" not in test
+    assert "CITATION.cff" in runs(wf, "test") and 'v$version' in runs(wf, "test")  # tag = version
+    assert test["env"]["GDLINALG_BUILD_OUT"]              # the tested build is the published one
     uses = [s.get("uses", "") for s in steps(wf, "test")]
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
     site = next(s for s in steps(wf, "test") if s.get("with", {}).get("name") == "site")
-    assert site["if"] == "matrix.publish"              # pull requests get it too: a full preview
+    assert "if" not in site                               # pull requests get it too: a full preview
     # Publishing waits for every test run.
     for job in ("deploy", "notebooks", "release"):
-        assert wf["jobs"][job]["needs"] == "test", job
+        assert wf["jobs"][job]["needs"] == ["test", "test-threads"], job
     deploy = wf["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert "refs/heads/main" in deploy["if"]
