@@ -87,12 +87,11 @@ def _outputs(cell) -> list:
 
 
 def reader_notebook(items: list, executed, *, on_page: set[int], title: str, page_url: str,
-                    install: str, book_title: str, book_version: str, ref: str,
-                    outputs: bool = False):
-    """The chapter as an nbformat-4 notebook: ``items`` from :mod:`notebook_markdown` (the
-    page's Markdown and its code cells in order), ``executed`` the notebook the build ran and
-    ``on_page`` the indices of the cells the page shows (an exercise solution's among them: the
-    Markdown lists their code)."""
+                    install: str, book_title: str, book_version: str, ref: str):
+    """The chapter as an nbformat-4 notebook, with the build's outputs: ``items`` from
+    :mod:`notebook_markdown` (the page's Markdown and its code cells in order), ``executed`` the
+    notebook the build ran and ``on_page`` the indices of the cells the page shows (an exercise
+    solution's among them: the Markdown lists their code)."""
     import nbformat
 
     v4 = nbformat.v4
@@ -110,9 +109,8 @@ def reader_notebook(items: list, executed, *, on_page: set[int], title: str, pag
             cell.metadata["tags"] = sorted(tags)
         if hidden:
             cell.metadata["jupyter"] = {"source_hidden": True}
-        if outputs:
-            cell.outputs = copy.deepcopy(_outputs(cells[index]))
-            cell.execution_count = cells[index].get("execution_count")
+        cell.outputs = copy.deepcopy(_outputs(cells[index]))
+        cell.execution_count = cells[index].get("execution_count")
         return cell
 
     out = []
@@ -149,6 +147,15 @@ def reader_notebook(items: list, executed, *, on_page: set[int], title: str, pag
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
     return nb
+
+
+def without_outputs(nb):
+    """A copy of ``nb`` as a reader gets it to run: no outputs, no execution counts."""
+    plain = copy.deepcopy(nb)
+    for cell in plain.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return plain
 
 
 def notebook_docnames(app: Sphinx) -> list[str]:
@@ -194,14 +201,14 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
         executed = nbformat.read(build / "jupyter_execute" / f"{docname}.ipynb", as_version=4)
         page_url = site + docname + ".html"
         items, on_page = page_items(app, docname, page_url, executed)
-        for target, outputs in ((outdir / f"{docname}.ipynb", False),
-                                (Path(app.outdir) / "_sources" / f"{docname}.ipynb", True)):
-            nb = reader_notebook(items, executed, on_page=on_page, title=title, page_url=page_url,
-                                 install=install, book_title=config.html_title or config.project,
-                                 book_version=config.book_version,
-                                 ref=config.book_source_ref, outputs=outputs)
+        nb = reader_notebook(items, executed, on_page=on_page, title=title, page_url=page_url,
+                             install=install, book_title=config.html_title or config.project,
+                             book_version=config.book_version, ref=config.book_source_ref)
+        # The page's download button gives it with the build's outputs; Colab and Binder without.
+        for target, notebook in ((Path(app.outdir) / "_sources" / f"{docname}.ipynb", nb),
+                                 (outdir / f"{docname}.ipynb", without_outputs(nb))):
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+            target.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
     binder = Path(app.confdir) / "binder"
     if binder.is_dir():
         shutil.copytree(binder, outdir / "binder", dirs_exist_ok=True)
