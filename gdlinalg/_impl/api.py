@@ -10,6 +10,8 @@ Outputs never carry autograd history: every method iterates on detached copies o
 
 from __future__ import annotations
 
+import inspect
+import math
 from functools import partial
 from typing import Any, Callable
 
@@ -69,30 +71,65 @@ _METHODS: dict[str, dict[str, Callable[..., Any]]] = {
 }
 
 
-def methods(op: str) -> tuple[str, ...]:
+def methods(op: str | None = None) -> tuple[str, ...] | dict[str, tuple[str, ...]]:
     """The method names available for an operation, default first.
 
     Parameters
     ----------
-    op : str
-        One of ``"inv"``, ``"solve"``, ``"pinv"``, ``"svd"``, ``"eigh"``, ``"truncated_svd"``,
-        ``"truncated_eigh"`` (``svdvals`` uses the ``svd`` methods).
+    op : str, optional
+        One of ``"inv"``, ``"solve"``, ``"pinv"``, ``"svd"``, ``"eigh"``, ``"polar"``,
+        ``"truncated_svd"``, ``"truncated_eigh"`` (``svdvals`` uses the ``svd`` methods). Without
+        it, every operation and its methods.
 
     Returns
     -------
-    tuple of str
+    tuple of str, or dict of str to tuple of str (without ``op``)
 
     Examples
     --------
     >>> import gdlinalg
     >>> gdlinalg.methods("inv")
     ('newton_schulz', 'gradient', 'blog')
+    >>> list(gdlinalg.methods())[:3]
+    ['inv', 'solve', 'pinv']
     """
+    if op is None:
+        return {name: tuple(table) for name, table in _METHODS.items()}
     if op == "svdvals":
         op = "svd"
     if op not in _METHODS:
         raise ValueError(f"unknown operation {op!r}: expected one of {', '.join(_METHODS)}")
     return tuple(_METHODS[op])
+
+
+def options(op: str, method: str) -> tuple[str, ...]:
+    """The keyword options ``method`` of ``op`` accepts (besides ``tol`` and ``max_iter``), read
+    from its kernel's signature; what a partial application fixes (a route) is not an option."""
+    kernel = _METHODS["svd" if op == "svdvals" else op][method]
+    fixed = set(getattr(kernel, "keywords", None) or {})
+    return tuple(name for name, p in inspect.signature(kernel).parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in fixed | {"rec", "tol", "max_iter"})
+
+
+def _check_options(op: str, method: str, given: dict[str, Any]) -> None:
+    """Refuse, by name, an option the method does not take and a ``tol`` or ``max_iter`` that is
+    not a positive number, instead of failing inside a kernel or running with it ignored."""
+    tol, max_iter = given.get("tol"), given.get("max_iter")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
+                            or not math.isfinite(tol) or tol <= 0):
+        raise ValueError(f"expected tol to be a positive number (or None for the default), got {tol!r}")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
+        raise ValueError(f"expected max_iter to be a positive int (or None for the default), got {max_iter!r}")
+    accepted = options(op, method)
+    for name in given:
+        if name in ("tol", "max_iter") or name in accepted:
+            continue
+        if name == "out":
+            raise ValueError("out= is not supported by gdlinalg: the functions return new tensors")
+        raise ValueError(
+            f"{op} with method={method!r} has no option {name!r}; it accepts "
+            f"{', '.join(accepted + ('tol', 'max_iter'))} (see gdlinalg.methods({op!r}) for other methods)"
+        )
 
 
 #: Methods that give every member of a batch its own stopping test; the others are run one
@@ -143,6 +180,7 @@ def _run(
     outcomes and histories merged, so that each member is exactly as accurate as alone.
     """
     check_method(method, tuple(_METHODS[op]), op)
+    _check_options(op, method, options)
     rec = Recorder(op, method)
     if empty is not None:
         return rec.finish(empty(), converged=True, residual=0.0, tol=0.0, iterations=0)
@@ -172,6 +210,7 @@ def _run(
         tol=out.tol,
         iterations=out.iterations,
         detail=out.detail,
+        why=out.why,
     )
 
 
@@ -184,9 +223,10 @@ def _unsqueeze(solution: Any) -> Any:
 def _merge(outs: list[Outcome]) -> Outcome:
     """One :class:`Outcome` for a batch solved member by member."""
     failed = [i for i, o in enumerate(outs) if not o.converged]
+    why = ""
     if failed:
         worst = max(failed, key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
-        residual, tol, detail = outs[worst].residual, outs[worst].tol, f" (batch member {worst})"
+        residual, tol, detail, why = outs[worst].residual, outs[worst].tol, f" (batch member {worst})", outs[worst].why
     else:
         worst = max(range(len(outs)), key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
         residual, tol, detail = max(o.residual for o in outs), outs[worst].tol, ""
@@ -197,6 +237,7 @@ def _merge(outs: list[Outcome]) -> Outcome:
         max(o.iterations for o in outs),
         tol,
         detail,
+        why,
     )
 
 
@@ -217,6 +258,17 @@ def _prepare(A: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     if scaled(method):
         return scaling.normalise(A)
     return A, torch.zeros(A.shape[0], dtype=torch.int64, device=A.device)
+
+
+def _prepare_columns(B: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_prepare` for right-hand sides: each column normalised by its own power of two
+    (exponents ``(B, k)``), so that a column at 1e-250 beside one at 1 keeps all its digits; the
+    columns of ``A X = B`` are independent problems."""
+    B = _flat(_detached(B))
+    if scaled(method):
+        e = scaling.max_exponent(B.mT.unsqueeze(-1)).reshape(B.shape[0], B.shape[-1])
+        return scaling.scale(B.mT, -e, trailing=1).mT, e
+    return B, torch.zeros(B.shape[0], B.shape[-1], dtype=torch.int64, device=B.device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,25 +375,33 @@ def inv(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None = N
 
 
 def _broadcast_solve(A: torch.Tensor, B: torch.Tensor, left: bool) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Shapes as in torch.linalg.solve: B is a vector if B.ndim == 1 or (B.ndim == A.ndim - 1)."""
+    """Shapes exactly as in :func:`torch.linalg.solve`: ``B`` is a (batch of) vector(s) when it is
+    1-D or when ``B.shape == A.shape[:-1]``; otherwise it is a (batch of) matrix (matrices), and
+    the batch dimensions of ``A`` and ``B`` broadcast. A vector ``B`` is refused with ``left=False``,
+    as torch refuses it."""
     if not isinstance(B, torch.Tensor):
         raise TypeError(f"expected B to be a torch.Tensor, got {type(B).__name__}")
     if B.dtype != A.dtype:
         raise ValueError(f"expected A and B to have the same dtype, got {A.dtype} and {B.dtype}")
     n = A.shape[-1]
-    vector = left and (B.dim() == 1 or B.dim() == A.dim() - 1)
+    vector = B.dim() == 1 or (B.dim() == A.dim() - 1 and B.shape == A.shape[:-1])
     if vector:
+        if not left:
+            raise ValueError(
+                f"B of shape {tuple(B.shape)} is a vector (or a batch of vectors) for A of shape "
+                f"{tuple(A.shape)}; left=False (X A = B) needs B of shape (*, k, {n}), as in torch.linalg.solve"
+            )
         if B.shape[-1] != n:
             raise ValueError(
                 f"incompatible shapes: A has shape {tuple(A.shape)} but the vector B has shape {tuple(B.shape)}"
             )
         B = B.unsqueeze(-1)
     elif B.dim() < 2:
-        raise ValueError(f"expected B to have at least 2 dimensions for left=False, got shape {tuple(B.shape)}")
+        raise ValueError(f"expected B to be a vector (*, n) or a matrix (*, n, k), got shape {tuple(B.shape)}")
     if not all_finite(B):
-        raise ValueError("B contains NaN or Inf entries")
+        raise ValueError("expected B to have finite entries, got NaN or Inf")
     if left and B.shape[-2] != n:
-        raise ValueError(f"incompatible shapes: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")
+        raise ValueError(f"incompatible shapes for A X = B: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")
     if not left and B.shape[-1] != n:
         raise ValueError(f"incompatible shapes for X A = B: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}")
     try:
@@ -423,10 +483,10 @@ def solve_result(
         X = res.solution
     else:
         As, ea = _prepare(A, method)
-        Bs, eb = _prepare(B, method)
+        Bs, eb = _prepare_columns(B, method)
         res = _run("solve", method, (As, Bs), {"tol": tol, "max_iter": max_iter, **options}, None)
-        # (2^ea As) X = 2^eb Bs  <=>  X = 2^(eb - ea) As^{-1} Bs.
-        X = scaling.scale(res.solution, eb - ea).reshape(B.shape)
+        # (2^ea As) x_j = 2^eb_j bs_j  <=>  x_j = 2^(eb_j - ea) As^{-1} bs_j, column by column.
+        X = scaling.scale(res.solution.mT, eb - ea.unsqueeze(-1), trailing=1).mT.reshape(B.shape)
     if not left:
         X = X.mH
     if vector:
@@ -514,7 +574,7 @@ def pinv_result(
     >>> torch.allclose(X, torch.linalg.pinv(A))
     True
     """
-    A = check_matrix(A, square=hermitian)
+    A = check_matrix(A, square=hermitian, finite=not hermitian)
     if hermitian:
         A = check_hermitian_input(A, "L")
     if A.numel() == 0:
@@ -588,6 +648,7 @@ def svd_result(
     A: torch.Tensor,
     full_matrices: bool = True,
     *,
+    driver: str | None = None,
     method: str = "auto",
     tol: float | None = None,
     max_iter: int | None = None,
@@ -602,6 +663,9 @@ def svd_result(
     full_matrices : bool
         As in :func:`torch.linalg.svd`: ``U`` is ``m x m`` and ``Vh`` is ``n x n`` (the extra
         columns complete an orthonormal basis), otherwise ``k = min(m, n)`` columns.
+    driver : None, keyword-only
+        Accepted for compatibility with :func:`torch.linalg.svd`, whose ``driver`` picks a cuSOLVER
+        routine on CUDA; gdlinalg has no drivers (choose ``method``), so only ``None`` is accepted.
     method : {"auto", "polar", "jacobi", "stiefel", "gradient", "blog"}, keyword-only
         ``"auto"`` (default): ``"jacobi"`` for a graded matrix (column or row norms spanning more
         than a factor 10), whose small singular values it finds to high relative accuracy,
@@ -636,6 +700,9 @@ def svd_result(
     tensor([3., 2.], dtype=torch.float64)
     """
     A = check_matrix(A)
+    if driver is not None:
+        raise ValueError(f"driver={driver!r} selects a cuSOLVER routine of torch.linalg.svd (CUDA only); "
+                         f"gdlinalg has no drivers: choose method= instead, one of {', '.join(methods('svd'))}")
     if A.numel() == 0:
         return _run("svd", method, (A,), {}, lambda: _empty_svd(A, full_matrices))
     As, e = _prepare(A, method)
@@ -651,7 +718,7 @@ def svd_result(
                                              Vh.reshape(*batch, *Vh.shape[-2:]))))
 
 
-def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "auto",
+def svd(A: torch.Tensor, full_matrices: bool = True, *, driver: str | None = None, method: str = "auto",
         tol: float | None = None, max_iter: int | None = None, **options: Any) -> SVDResult:
     """Singular value decomposition, a drop-in for :func:`torch.linalg.svd`.
 
@@ -676,10 +743,10 @@ def svd(A: torch.Tensor, full_matrices: bool = True, *, method: str = "auto",
     >>> S
     tensor([2., 1.], dtype=torch.float64)
     """
-    return svd_result(A, full_matrices, method=method, tol=tol, max_iter=max_iter, **options).solution
+    return svd_result(A, full_matrices, driver=driver, method=method, tol=tol, max_iter=max_iter, **options).solution
 
 
-def svdvals(A: torch.Tensor, *, method: str = "auto", tol: float | None = None,
+def svdvals(A: torch.Tensor, *, driver: str | None = None, method: str = "auto", tol: float | None = None,
             max_iter: int | None = None, **options: Any) -> torch.Tensor:
     """Singular values, a drop-in for :func:`torch.linalg.svdvals`.
 
@@ -701,7 +768,7 @@ def svdvals(A: torch.Tensor, *, method: str = "auto", tol: float | None = None,
     >>> gdlinalg.svdvals(torch.tensor([[0.0, 2.0], [1.0, 0.0]], dtype=torch.float64))
     tensor([2., 1.], dtype=torch.float64)
     """
-    return svd_result(A, False, method=method, tol=tol, max_iter=max_iter, **options).solution.S
+    return svd_result(A, False, driver=driver, method=method, tol=tol, max_iter=max_iter, **options).solution.S
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,7 +820,7 @@ def eigh_result(
     >>> gdlinalg.eigh_result(A).solution.eigenvalues.round(decimals=12)
     tensor([1., 3.], dtype=torch.float64)
     """
-    A = check_matrix(A, square=True)
+    A = check_matrix(A, square=True, finite=False)
     A = check_hermitian_input(A, UPLO)
     if A.numel() == 0:
         n = A.shape[-1]
@@ -1017,7 +1084,7 @@ def truncated_eigh_result(
     >>> gdlinalg.truncated_eigh_result(A, 2).solution.eigenvalues.round(decimals=12)
     tensor([4., 3.], dtype=torch.float64)
     """
-    A = check_matrix(A, square=True)
+    A = check_matrix(A, square=True, finite=False)
     if A.numel() == 0:
         raise ValueError(f"truncated_eigh needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)

@@ -23,14 +23,37 @@ def all_finite(A: torch.Tensor) -> bool:
     return bool(torch.isfinite(lo) & torch.isfinite(hi))
 
 
-class SingularMatrixError(ValueError):
-    """Raised when a matrix that must be invertible is numerically singular."""
+class SingularMatrixError(torch.linalg.LinAlgError, ValueError):
+    """Raised when a matrix that must be invertible is singular to working precision.
+
+    Singular to working precision means ``cond(A) u >= 1`` (``u`` the unit roundoff of the dtype,
+    ``cond`` the 2-norm condition number): no inverse computed in that precision has a correct
+    digit. It is detected as a condition number ``||A||_2 ||X||_2`` of at least ``1/u`` for the
+    computed inverse ``X``, or as a Newton–Schulz residual ``||I - A X||_F`` that does not fall below
+    1/2 in the steps any ``cond(A) < 1/u`` needs (or, for CGLS, a least-squares residual orthogonal
+    to the range of ``A``: no solution exists).
+
+    A :class:`torch.linalg.LinAlgError`, like the error ``torch.linalg.inv`` and
+    ``torch.linalg.solve`` raise, so code that catches torch's error catches it after the swap; and
+    a ``ValueError``, as in earlier versions of gdlinalg."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}. For a least-squares or minimum-norm answer use gdlinalg.pinv "
+                         "(or torch.linalg.lstsq)")
 
 
-def check_matrix(A: object, name: str = "A", *, square: bool = False) -> torch.Tensor:
-    """Check that ``A`` is a finite (batch of) matrix of a supported dtype and return it."""
+def check_matrix(A: object, name: str = "A", *, square: bool = False, finite: bool = True) -> torch.Tensor:
+    """Check that ``A`` is a finite (batch of) matrix of a supported dtype and return it.
+
+    ``finite=False`` leaves the entries to the caller (a Hermitian input is checked only on the
+    triangle that is read, by :func:`check_hermitian_input`)."""
     if not isinstance(A, torch.Tensor):
         raise TypeError(f"expected {name} to be a torch.Tensor, got {type(A).__name__}")
+    if A.layout != torch.strided:
+        raise ValueError(f"expected {name} to be a dense (strided) tensor, got layout {A.layout}; "
+                         f"convert it with {name}.to_dense()")
+    if A.device.type == "meta":
+        raise ValueError(f"expected {name} to hold data, got a tensor on the meta device")
     if A.dim() < 2:
         raise ValueError(
             f"expected {name} to have at least 2 dimensions (a matrix or a batch of matrices), "
@@ -43,8 +66,8 @@ def check_matrix(A: object, name: str = "A", *, square: bool = False) -> torch.T
         )
     if square and A.shape[-1] != A.shape[-2]:
         raise ValueError(f"expected {name} to be a square matrix, got shape {tuple(A.shape)}")
-    if not all_finite(A):
-        raise ValueError(f"{name} contains NaN or Inf entries")
+    if finite and not all_finite(A):
+        raise ValueError(f"expected {name} to have finite entries, got NaN or Inf")
     return A
 
 
@@ -58,12 +81,18 @@ def check_rank_k(A: torch.Tensor, k: int) -> int:
     return k
 
 
-def check_hermitian_input(A: torch.Tensor, UPLO: str) -> torch.Tensor:
-    """Build the Hermitian matrix that ``torch.linalg.eigh`` reads from one triangle of ``A``."""
-    if UPLO not in ("L", "U"):
+def check_hermitian_input(A: torch.Tensor, UPLO: str, name: str = "A") -> torch.Tensor:
+    """Build the Hermitian matrix that ``torch.linalg.eigh`` reads from one triangle of ``A``.
+
+    ``UPLO`` is ``'L'`` or ``'U'`` in either case, as torch accepts; only the triangle that is read
+    must be finite (the other may hold anything, as for LAPACK)."""
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):
         raise ValueError(f"expected UPLO to be 'L' or 'U', got {UPLO!r}")
     # Like LAPACK, only one triangle is read; the other is implied by symmetry.
-    tri = torch.tril(A) if UPLO == "L" else torch.triu(A)
+    tri = torch.tril(A) if UPLO.upper() == "L" else torch.triu(A)
+    if not all_finite(tri):
+        raise ValueError(f"expected the {'lower' if UPLO.upper() == 'L' else 'upper'} triangle of {name} "
+                         "(the one that is read) to have finite entries, got NaN or Inf")
     diag = torch.diagonal(tri, dim1=-2, dim2=-1).real
     full = tri + tri.mH
     full.diagonal(dim1=-2, dim2=-1).copy_(diag.to(A.dtype))

@@ -255,7 +255,8 @@ def _svd_outcome(A, U, S, Vh, iterations, converged) -> Outcome:
     res = residuals.svd_members(A, U, S, Vh)
     orth = torch.maximum(residuals.orthogonality_members(U), residuals.orthogonality_members(Vh.mH))
     return summarise(SVDResult((U, S, Vh)), res, torch.full_like(res, limit), iterations,
-                     extra_ok=converged & (orth <= limit))
+                     checks=(("the sweeps reached their cap before the columns were orthogonal to tol", converged, None, None),
+                             ("orthogonality of U and V", orth <= limit, orth, limit)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,4 +358,5 @@ def eigh_outcome(A, w, V, iterations, converged) -> Outcome:
     res = residuals.eigh_members(A, w, V)
     orth = residuals.orthogonality_members(V)
     return summarise(EighResult((w, V)), res, torch.full_like(res, limit), iterations,
-                     extra_ok=converged & (orth <= limit))
+                     checks=(("the sweeps reached their cap before the off-diagonal mass fell below tol", converged, None, None),
+                             ("orthogonality of the eigenvectors", orth <= limit, orth, limit)))

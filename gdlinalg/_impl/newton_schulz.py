@@ -355,7 +355,10 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
             rec.record(0.5 * (worst * sqrt_n) ** 2, worst)
     norm = est.sqrt()
     kappa = norm * norm2(best_X).to(torch.float64)
-    failed = (best_r * sqrt_n >= 0.5) & (it >= enough)
+    # Singular to working precision: kappa(A) u >= 1, seen either as a condition number estimated
+    # at 1/u or more, or as a residual that no number of steps brings below 1/2 (which any
+    # sigma_min > u ||A|| would allow within `enough` steps).
+    failed = ((best_r * sqrt_n >= 0.5) & (it >= enough)) | (kappa * tolerances.unit_roundoff(A.dtype) >= 1)
     return Inverse(best_X, best_r, it, norm, kappa, failed)
 
 
@@ -365,16 +368,16 @@ def _raise_singular(res: Inverse, dtype: torch.dtype) -> None:
     i = int(res.failed.nonzero()[0])
     u = tolerances.unit_roundoff(dtype)
     where = f" (batch member {i})" if res.X.shape[0] > 1 else ""
-    # A failed member did not bring ||R||_F below 1/2 in the steps that any sigma_min > u ||A||
-    # needs (see `enough` in _inverse), so its condition number exceeds 1/u; the estimate from the
-    # unconverged iterate is only quoted when it says more than that.
     kappa = float(res.kappa[i])
-    raise SingularMatrixError(
-        f"matrix is singular to working precision{where}: its condition number exceeds 1/u = "
-        f"{1 / u:.1e}{f' (estimate {kappa:.1e})' if kappa > 1 / u else ''}, since Newton–Schulz "
-        f"did not bring ||I - A X||_F below 1/2 in {int(res.iterations[i])} iterations "
-        f"(best {float(res.residual[i]) * math.sqrt(res.X.shape[-1]):.3e})"
-    )
+    residual = float(res.residual[i]) * math.sqrt(res.X.shape[-1])
+    if kappa * u >= 1:
+        evidence = f"its condition number is estimated at {kappa:.1e}, at least 1/u = {1 / u:.1e}"
+    else:
+        # A failed member did not bring ||R||_F below 1/2 in the steps that any sigma_min > u ||A||
+        # needs (see `enough` in _inverse), so its condition number exceeds 1/u.
+        evidence = (f"its condition number exceeds 1/u = {1 / u:.1e}, since Newton–Schulz did not bring "
+                    f"||I - A X||_F below 1/2 in {int(res.iterations[i])} iterations (best {residual:.3e})")
+    raise SingularMatrixError(f"matrix is singular to working precision{where}: {evidence}")
 
 
 def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
@@ -384,7 +387,11 @@ def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
     _raise_singular(res, A.dtype)
     n = A.shape[-1]
     if tol is None:
-        tols = torch.tensor([tolerances.inverse(n, float(k), A.dtype) for k in res.kappa], dtype=torch.float64)
+        # What the arithmetic allows, and never more than ||I - A X||_F = 1/2, the residual below
+        # which X is an inverse at all (above it the matrix is singular to working precision).
+        cap = 0.5 / math.sqrt(n)
+        tols = torch.tensor([min(tolerances.inverse(n, float(k), A.dtype), cap) for k in res.kappa],
+                            dtype=torch.float64)
     else:
         tols = torch.full_like(res.residual, float(tol))
     return summarise(res.X, res.residual, tols, res.iterations)

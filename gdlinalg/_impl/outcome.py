@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
@@ -13,7 +14,9 @@ class Outcome(NamedTuple):
     ``solution`` has the form the public function returns (tensor or named tuple, reduced SVD),
     with the batch flattened to one dimension; ``residual`` is the final *true* residual (largest
     over the batch) and ``tol`` the tolerance it was judged against. ``detail`` names the batch
-    member that failed, for the warning.
+    member that failed, and ``why`` the criterion it failed with its true numbers (for example
+    ``"orthogonality 3.1e-14 > tol 1.0e-14"``), for the warning; empty when it converged or when
+    the residual itself failed.
     """
 
     solution: Any
@@ -22,38 +25,56 @@ class Outcome(NamedTuple):
     iterations: int
     tol: float
     detail: str = ""
+    why: str = ""
+
+
+#: A further per-member test of :func:`summarise`: its name, which members pass (``(B,)`` bool),
+#: and optionally the measured values and their tolerances (``(B,)``), quoted when it fails.
+Check = tuple[str, torch.Tensor, "torch.Tensor | None", "torch.Tensor | float | None"]
+
+
+def failure(residual: float, tol: float) -> str:
+    """What a failed residual test says: the numbers, or that the iteration broke down."""
+    if residual != residual:  # NaN
+        return "the residual is NaN (the iteration produced non-finite values)"
+    return f"residual {residual:.3e} > tol {tol:.1e}"
 
 
 def summarise(solution: Any, residual: torch.Tensor, tol: torch.Tensor, iterations: torch.Tensor,
-              *, extra_ok: torch.Tensor | None = None) -> Outcome:
+              *, checks: tuple[Check, ...] = ()) -> Outcome:
     """An :class:`Outcome` from per-member residuals, tolerances and iteration counts (``(B,)``).
 
-    A member has converged when its residual is within its own tolerance (and ``extra_ok``, a
-    further per-member test such as orthogonality, holds). The reported tolerance is that of the
-    member furthest from meeting its own, so that a warning quotes a residual and the tolerance it
-    failed together.
+    A member has converged when its residual is within its own tolerance and it passes every
+    further test of ``checks`` (orthogonality of a factor, the iteration's own stopping test). The
+    reported tolerance is that of the member furthest from meeting its own, so that a warning
+    quotes a residual and the tolerance it failed together; ``why`` names the first criterion that
+    member failed, with its numbers.
     """
     residual = residual.to(torch.float64).reshape(-1)
     tol = tol.to(torch.float64).reshape(-1)
-    ok = residual <= tol
-    if extra_ok is not None:
-        ok &= extra_ok.reshape(-1)
     if residual.numel() == 0:
         return Outcome(solution, True, 0.0, 0, 0.0)
+    ok = residual <= tol
+    for _, passed, _, _ in checks:
+        ok &= passed.reshape(-1)
     ratio = residual / tol.clamp_min(torch.finfo(torch.float64).tiny)
-    if bool(ok.all()):
-        worst = int(ratio.argmax())
-        detail = ""
-    else:
-        bad = (~ok).nonzero().squeeze(-1)
-        worst = int(bad[ratio[bad].argmax()])
-        detail = f" (batch member {worst})" if residual.numel() > 1 else ""
+    ratio = torch.where(torch.isnan(ratio), torch.full_like(ratio, math.inf), ratio)
     iters = int(iterations.max()) if torch.is_tensor(iterations) else int(iterations)
-    return Outcome(
-        solution,
-        bool(ok.all()),
-        float(residual[worst]) if detail else float(residual.max()),
-        iters,
-        float(tol[worst]),
-        detail,
-    )
+    if bool(ok.all()):
+        return Outcome(solution, True, float(residual.max()), iters, float(tol[int(ratio.argmax())]))
+    bad = (~ok).nonzero().squeeze(-1)
+    worst = int(bad[ratio[bad].argmax()])
+    detail = f" (batch member {worst})" if residual.numel() > 1 else ""
+    r, t = float(residual[worst]), float(tol[worst])
+    why = failure(r, t) if not r <= t else ""
+    if not why:
+        for name, passed, value, limit in checks:
+            if not bool(passed.reshape(-1)[worst]):
+                if value is None:
+                    why = name
+                else:
+                    lim = float(limit.reshape(-1)[worst]) if torch.is_tensor(limit) else float(limit)
+                    why = f"{name} {float(value.reshape(-1)[worst]):.3e} > tol {lim:.1e}"
+                why += f" (residual {r:.3e} within tol {t:.1e})"
+                break
+    return Outcome(solution, False, r, iters, t, detail, why)

@@ -88,10 +88,14 @@ def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float
         limit = torch.tensor([tolerances.inverse(size, float(k), A.dtype) for k in kappa], dtype=torch.float64)
     else:
         limit = torch.full_like(r, float(tol))
-    ok = torch.ones_like(r, dtype=torch.bool) if extra_ok is None else extra_ok.clone()
+    checks = []
+    if extra_ok is not None:
+        checks.append(("the factorization it was built from did not converge", extra_ok, None, None))
     if tau is not None:
         # A singular value just above the cut is inverted (to 1/tau at most); rounding may move it
         # across by a relative cond u, nothing more.
         slack = 1 + 10 * tolerances.unit_roundoff(A.dtype) * kappa.clamp_min(1) + 1e-8
-        ok &= norm2(X).to(torch.float64) * tau <= slack
-    return summarise(X, r, limit, iterations, extra_ok=ok)
+        scaled_norm = norm2(X).to(torch.float64) * tau
+        checks.append(("||X||_2 times the cut-off (a value at or below the cut-off was inverted)",
+                       scaled_norm <= slack, scaled_norm, slack))
+    return summarise(X, r, limit, iterations, checks=tuple(checks))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -11,7 +13,20 @@ import torch
 
 
 class ConvergenceWarning(UserWarning):
-    """Emitted when an iteration stops at its cap before reaching its tolerance."""
+    """Emitted when an answer fails its convergence test; the message names the criterion that
+    failed (the residual, the orthogonality of a factor, the iteration cap) with its numbers."""
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside gdlinalg: the line
+    of the user's code that called the package, however deep the call went inside it."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @dataclass(frozen=True)
@@ -96,15 +111,19 @@ class Recorder:
         iterations: int,
         warn: bool = True,
         detail: str = "",
+        why: str = "",
     ) -> Result:
         wall = time.perf_counter() - self._t0
         if not converged and warn:
+            if not why:
+                why = (f"the residual is NaN (the iteration produced non-finite values)" if residual != residual
+                       else f"residual {residual:.3e} > tol {tol:.1e}")
             warnings.warn(
                 ConvergenceWarning(
                     f"{self.op} (method={self.method!r}) did not converge{detail} in {iterations} "
-                    f"iterations: residual {residual:.3e} > tol {tol:.1e}"
+                    f"iterations: {why}"
                 ),
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         return Result(
             solution=solution,

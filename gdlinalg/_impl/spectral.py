@@ -343,5 +343,7 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
     orth = residuals.orthogonality_members(U.mH if wide else U)
     limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
     its = torch.full((Bn,), steps, dtype=torch.int64)
+    orth_limit = tolerances.backward(max(m, n), A.dtype)
     return summarise(PolarResult(U, H), r, torch.full_like(r, limit), its,
-                     extra_ok=(orth <= tolerances.backward(max(m, n), A.dtype)) & (its < cap))
+                     checks=(("orthogonality of the polar factor", orth <= orth_limit, orth, orth_limit),
+                             (f"the iteration reached its cap of {cap} steps", its < cap, None, None)))
