@@ -227,7 +227,7 @@ def _normalise_columns(W: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     for i in range(Uf.shape[0]):
         r = int(good[i].sum())
         if r < n:
-            full = complete_orthonormal(Uf[i, :, :r], seed=i)
+            full = complete_orthonormal(Uf[i, :, :r])
             Uf[i, :, r:] = full[:, r:n]
     return Uf
 
