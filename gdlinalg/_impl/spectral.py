@@ -298,6 +298,30 @@ def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: 
 # ------------------------------------------------------------------------------------------------
 
 
+def _finish_members(U: torch.Tensor, its: torch.Tensor, limit: float, cap: int, steps: int = 6) -> torch.Tensor:
+    """Unscaled Newton–Schulz steps ``U <- U (3I - U^H U) / 2`` for the members of a batch whose
+    columns are not yet orthonormal to ``limit``, each stopping on its own test (orthonormal, or
+    no longer improving, or ``steps`` done): the shared schedule of ``polar.newton_schulz`` stops
+    when the batch as a whole has converged, which can leave one member of 10^4 a step short.
+    Near orthonormality each step squares the error; ``its`` counts each member's steps."""
+    eye = torch.eye(U.shape[-1], dtype=U.dtype, device=U.device)
+    err = (U.mH @ U - eye).abs().amax(dim=(-2, -1)).to(torch.float64)
+    todo = ((err > limit / 4) & (err < 0.1)).nonzero().squeeze(-1)
+    for _ in range(steps):
+        if todo.numel() == 0 or int(its.max()) >= cap:
+            break
+        V = U[todo]
+        V = torch.add(V @ (V.mH @ V), V, alpha=-3).mul_(-0.5)
+        new = (V.mH @ V - eye).abs().amax(dim=(-2, -1)).to(torch.float64)
+        better = new < err[todo]
+        U = U.clone()
+        U[todo[better]] = V[better]
+        its[todo[better]] += 1
+        err[todo[better]] = new[better]
+        todo = todo[better & (new > limit / 4)]
+    return U
+
+
 class PolarResult(NamedTuple):
     """``A = U H``: ``U`` with orthonormal columns (rows, if ``A`` is wide), ``H`` Hermitian
     positive semidefinite."""
@@ -328,12 +352,25 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
     else:
         U, steps = newton_schulz(X0, hermitian=False, lower=1e-3, max_iter=cap, settle=8)
     k = min(m, n)
+    its = torch.full((Bn,), steps, dtype=torch.int64)
+    U = _finish_members(U, its, tolerances.backward(max(m, n), A.dtype), cap)
     t = torch.diagonal(U.mH @ U, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)
     short = (k - t) > 1e-8
     if bool(short.any()):
         idx = short.nonzero().squeeze(-1)
         W, S, Vh, _, _, _ = svd_factors(X[idx])
         U[idx] = W @ Vh
+    limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
+    if tol is None and max_iter is None:
+        # Verified, member by member, as for the SVD: a member whose U H misses A (the directions
+        # of its smallest singular values carry the rounding of their lifting, e.g. a 2 x 2 with
+        # cond 1.2e3: 1.7e-14 against a tolerance of 7.9e-15) takes U = W V^H from its SVD.
+        H = U.mH @ X
+        miss = residuals.polar_members(X, U, 0.5 * (H + H.mH)) > limit
+        if bool(miss.any()):
+            idx = miss.nonzero().squeeze(-1)
+            W, S, Vh, _, _, _ = svd_factors(X[idx])
+            U[idx] = W @ Vh
     if wide:
         U = U.mH
     H = U.mH @ A
@@ -341,8 +378,6 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
     rec.record(0.0, residuals.polar_members(A, U, H).max())
     r = residuals.polar_members(A, U, H)
     orth = residuals.orthogonality_members(U.mH if wide else U)
-    limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
-    its = torch.full((Bn,), steps, dtype=torch.int64)
     orth_limit = tolerances.backward(max(m, n), A.dtype)
     return summarise(PolarResult(U, H), r, torch.full_like(r, limit), its,
                      checks=(("orthogonality of the polar factor", orth <= orth_limit, orth, orth_limit),
