@@ -14,8 +14,6 @@ from ._impl.api import (
     eigh_result,
     inv,
     inv_result,
-    methods,
-    options,
     pinv,
     pinv_result,
     polar,
@@ -31,6 +29,7 @@ from ._impl.api import (
     truncated_svd_result,
 )
 from ._impl.checks import SingularMatrixError
+from ._impl.dispatch import methods, options
 from ._impl.result import ConvergenceWarning, Result
 
 __version__ = "0.1.0"

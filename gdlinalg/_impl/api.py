@@ -10,235 +10,18 @@ Outputs never carry autograd history: every method iterates on detached copies o
 
 from __future__ import annotations
 
-import inspect
-import math
-from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from . import blog, cgls, gradient, jacobi, newton_schulz, pseudoinverse, scaling, spectral, stiefel, subspace
-from .checks import all_finite, check_hermitian_input, check_matrix, check_method, check_rank_k, real_dtype
+from . import pseudoinverse, scaling, spectral
+from .checks import all_finite, check_hermitian_input, check_matrix, check_rank_k, real_dtype
 from .completion import complete_orthonormal
-from .outcome import Outcome
-from .result import Recorder, Result
+from .dispatch import methods, run as _run, scaled
+from .result import Result
 
 SVDResult = torch.return_types.linalg_svd
 EighResult = torch.return_types.linalg_eigh
-
-_METHODS: dict[str, dict[str, Callable[..., Any]]] = {
-    "inv": {
-        "newton_schulz": newton_schulz.inv,
-        "gradient": gradient.inv,
-        "blog": blog.inv,
-    },
-    "solve": {
-        "newton_schulz": newton_schulz.solve,
-        "cgls": cgls.solve,
-        "gradient": gradient.solve,
-    },
-    "pinv": {
-        "svd": pseudoinverse.pinv,
-        "newton_schulz": newton_schulz.pinv,
-        "gradient": gradient.pinv,
-    },
-    "svd": {
-        "auto": spectral.svd,
-        "polar": partial(spectral.svd, route="polar"),
-        "jacobi": jacobi.svd,
-        "stiefel": stiefel.svd,
-        "gradient": gradient.svd,
-        "blog": blog.svd,
-    },
-    "eigh": {
-        "auto": spectral.eigh,
-        "divide": partial(spectral.eigh, route="divide"),
-        "jacobi": jacobi.eigh,
-        "stiefel": stiefel.eigh,
-    },
-    "polar": {
-        "newton_schulz": partial(spectral.polar, method="newton_schulz"),
-        "qdwh": partial(spectral.polar, method="qdwh"),
-    },
-    "truncated_svd": {
-        "subspace": subspace.truncated_svd,
-        "stiefel": stiefel.truncated_svd,
-    },
-    "truncated_eigh": {
-        "subspace": subspace.truncated_eigh,
-        "stiefel": stiefel.truncated_eigh,
-    },
-}
-
-
-def methods(op: str | None = None) -> tuple[str, ...] | dict[str, tuple[str, ...]]:
-    """The method names available for an operation, default first.
-
-    Parameters
-    ----------
-    op : str, optional
-        One of ``"inv"``, ``"solve"``, ``"pinv"``, ``"svd"``, ``"eigh"``, ``"polar"``,
-        ``"truncated_svd"``, ``"truncated_eigh"`` (``svdvals`` uses the ``svd`` methods). Without
-        it, every operation and its methods.
-
-    Returns
-    -------
-    tuple of str, or dict of str to tuple of str (without ``op``)
-
-    Examples
-    --------
-    >>> import gdlinalg
-    >>> gdlinalg.methods("inv")
-    ('newton_schulz', 'gradient', 'blog')
-    >>> list(gdlinalg.methods())[:3]
-    ['inv', 'solve', 'pinv']
-    """
-    if op is None:
-        return {name: tuple(table) for name, table in _METHODS.items()}
-    if op == "svdvals":
-        op = "svd"
-    if op not in _METHODS:
-        raise ValueError(f"unknown operation {op!r}: expected one of {', '.join(_METHODS)}")
-    return tuple(_METHODS[op])
-
-
-def options(op: str, method: str) -> tuple[str, ...]:
-    """The keyword options ``method`` of ``op`` accepts (besides ``tol`` and ``max_iter``), read
-    from its kernel's signature; what a partial application fixes (a route) is not an option."""
-    kernel = _METHODS["svd" if op == "svdvals" else op][method]
-    fixed = set(getattr(kernel, "keywords", None) or {})
-    return tuple(name for name, p in inspect.signature(kernel).parameters.items()
-                 if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in fixed | {"rec", "tol", "max_iter"})
-
-
-def _check_options(op: str, method: str, given: dict[str, Any]) -> None:
-    """Refuse, by name, an option the method does not take and a ``tol`` or ``max_iter`` that is
-    not a positive number, instead of failing inside a kernel or running with it ignored."""
-    tol, max_iter = given.get("tol"), given.get("max_iter")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
-                            or not math.isfinite(tol) or tol <= 0):
-        raise ValueError(f"expected tol to be a positive number (or None for the default), got {tol!r}")
-    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
-        raise ValueError(f"expected max_iter to be a positive int (or None for the default), got {max_iter!r}")
-    accepted = options(op, method)
-    for name in given:
-        if name in ("tol", "max_iter") or name in accepted:
-            continue
-        if name == "out":
-            raise ValueError("out= is not supported by gdlinalg: the functions return new tensors")
-        raise ValueError(
-            f"{op} with method={method!r} has no option {name!r}; it accepts "
-            f"{', '.join(accepted + ('tol', 'max_iter'))} (see gdlinalg.methods({op!r}) for other methods)"
-        )
-
-
-#: Methods that give every member of a batch its own stopping test; the others are run one
-#: member at a time, so that no member is stopped early, or iterated past its best, by another.
-_PER_MEMBER = {
-    ("inv", "newton_schulz"),
-    ("solve", "newton_schulz"),
-    ("pinv", "newton_schulz"),
-    ("pinv", "svd"),
-    ("svd", "auto"),
-    ("svd", "polar"),
-    ("svd", "jacobi"),
-    ("eigh", "auto"),
-    ("eigh", "divide"),
-    ("eigh", "jacobi"),
-    ("polar", "newton_schulz"),
-    ("polar", "qdwh"),
-    ("truncated_svd", "subspace"),
-    ("truncated_eigh", "subspace"),
-}
-
-#: Methods whose hyperparameters (learning rates) refer to the scale of the input, so the input
-#: is not rescaled for them: the 2020 recipe stays bit for bit the recipe.
-_UNSCALED = {"blog", "gradient"}
-
-
-def scaled(method: str) -> bool:
-    """Whether ``method`` runs on the input normalised by a power of two (``scaling.py``)."""
-    return method not in _UNSCALED
-
-
-def _concat(parts: list[Any]) -> Any:
-    if isinstance(parts[0], tuple):
-        return type(parts[0])(tuple(torch.cat([p[i] for p in parts], dim=0) for i in range(len(parts[0]))))
-    return torch.cat(parts, dim=0)
-
-
-def _run(
-    op: str,
-    method: str,
-    args: tuple[Any, ...],
-    options: dict[str, Any],
-    empty: Callable[[], Any] | None,
-) -> Result:
-    """Run ``method`` on a flattened batch (``args`` are ``(B, ...)`` tensors, batch first).
-
-    Per-member methods get the whole batch; the others are called once per member and their
-    outcomes and histories merged, so that each member is exactly as accurate as alone.
-    """
-    check_method(method, tuple(_METHODS[op]), op)
-    _check_options(op, method, options)
-    rec = Recorder(op, method)
-    if empty is not None:
-        return rec.finish(empty(), converged=True, residual=0.0, tol=0.0, iterations=0)
-    kernel = _METHODS[op][method]
-    batch = args[0].shape[0]
-    with torch.no_grad():
-        if (op, method) in _PER_MEMBER:
-            out = kernel(*args, rec=rec, **options)
-        else:
-            # One plain matrix at a time, exactly as if it had been passed alone (a batched product
-            # can round differently from a plain one, and the blog recipe must stay bit for bit).
-            outs, recs = [], []
-            for i in range(batch):
-                sub = Recorder(op, method) if batch > 1 else rec
-                member = tuple(a[i] if torch.is_tensor(a) and a.dim() and a.shape[0] == batch else a
-                               for a in args)
-                o = kernel(*member, rec=sub, **options)
-                outs.append(o._replace(solution=_unsqueeze(o.solution)))
-                recs.append(sub)
-            if batch > 1:
-                rec.absorb(recs)
-            out = _merge(outs) if batch > 1 else outs[0]
-    return rec.finish(
-        out.solution,
-        converged=out.converged,
-        residual=out.residual,
-        tol=out.tol,
-        iterations=out.iterations,
-        detail=out.detail,
-        why=out.why,
-    )
-
-
-def _unsqueeze(solution: Any) -> Any:
-    if isinstance(solution, tuple):
-        return type(solution)(tuple(t.unsqueeze(0) for t in solution))
-    return solution.unsqueeze(0)
-
-
-def _merge(outs: list[Outcome]) -> Outcome:
-    """One :class:`Outcome` for a batch solved member by member."""
-    failed = [i for i, o in enumerate(outs) if not o.converged]
-    why = ""
-    if failed:
-        worst = max(failed, key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
-        residual, tol, detail, why = outs[worst].residual, outs[worst].tol, f" (batch member {worst})", outs[worst].why
-    else:
-        worst = max(range(len(outs)), key=lambda i: outs[i].residual / max(outs[i].tol, 1e-300))
-        residual, tol, detail = max(o.residual for o in outs), outs[worst].tol, ""
-    return Outcome(
-        _concat([o.solution for o in outs]),
-        not failed,
-        residual,
-        max(o.iterations for o in outs),
-        tol,
-        detail,
-        why,
-    )
 
 
 def _flat(A: torch.Tensor) -> torch.Tensor:
@@ -251,21 +34,21 @@ def _detached(A: torch.Tensor) -> torch.Tensor:
     return A.detach()
 
 
-def _prepare(A: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _prepare(A: torch.Tensor, op: str, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The flattened, detached batch, normalised by a power of two per matrix unless ``method``
     refers to the input's own scale; and the exponents (zeros when not normalised)."""
     A = _flat(_detached(A))
-    if scaled(method):
+    if scaled(op, method):
         return scaling.normalise(A)
     return A, torch.zeros(A.shape[0], dtype=torch.int64, device=A.device)
 
 
-def _prepare_columns(B: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _prepare_columns(B: torch.Tensor, op: str, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`_prepare` for right-hand sides: each column normalised by its own power of two
     (exponents ``(B, k)``), so that a column at 1e-250 beside one at 1 keeps all its digits; the
     columns of ``A X = B`` are independent problems."""
     B = _flat(_detached(B))
-    if scaled(method):
+    if scaled(op, method):
         e = scaling.max_exponent(B.mT.unsqueeze(-1)).reshape(B.shape[0], B.shape[-1])
         return scaling.scale(B.mT, -e, trailing=1).mT, e
     return B, torch.zeros(B.shape[0], B.shape[-1], dtype=torch.int64, device=B.device)
@@ -336,7 +119,7 @@ def inv_result(
     A = check_matrix(A, square=True)
     if A.numel() == 0:
         return _run("inv", method, (A,), {}, lambda: torch.empty_like(A))
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "inv", method)
     res = _run("inv", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     # A = 2^e As, so A^{-1} = 2^-e As^{-1}: exact.
     return _replace_solution(res, scaling.scale(res.solution, -e).reshape(A.shape))
@@ -482,8 +265,8 @@ def solve_result(
         res = _run("solve", method, (A,), {}, lambda: torch.empty_like(B))
         X = res.solution
     else:
-        As, ea = _prepare(A, method)
-        Bs, eb = _prepare_columns(B, method)
+        As, ea = _prepare(A, "solve", method)
+        Bs, eb = _prepare_columns(B, "solve", method)
         res = _run("solve", method, (As, Bs), {"tol": tol, "max_iter": max_iter, **options}, None)
         # (2^ea As) x_j = 2^eb_j bs_j  <=>  x_j = 2^(eb_j - ea) As^{-1} bs_j, column by column.
         X = scaling.scale(res.solution.mT, eb - ea.unsqueeze(-1), trailing=1).mT.reshape(B.shape)
@@ -579,7 +362,7 @@ def pinv_result(
         A = check_hermitian_input(A, "L")
     if A.numel() == 0:
         return _run("pinv", method, (A,), {}, lambda: A.new_zeros(*A.shape[:-2], A.shape[-1], A.shape[-2]))
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "pinv", method)
     kwargs: dict[str, Any] = {"tol": tol, "max_iter": max_iter, **options}
     if method == "gradient":
         if atol is not None or rtol is not None:
@@ -705,7 +488,7 @@ def svd_result(
                          f"gdlinalg has no drivers: choose method= instead, one of {', '.join(methods('svd'))}")
     if A.numel() == 0:
         return _run("svd", method, (A,), {}, lambda: _empty_svd(A, full_matrices))
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "svd", method)
     res = _run("svd", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     U, S, Vh = res.solution
     if full_matrices:
@@ -828,7 +611,7 @@ def eigh_result(
             A.new_zeros(*A.shape[:-1], dtype=real_dtype(A.dtype)),
             torch.eye(n, dtype=A.dtype, device=A.device).expand_as(A).clone(),
         )))
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "eigh", method)
     res = _run("eigh", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     w, V = res.solution
     return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(A.shape[:-1]),
@@ -916,7 +699,7 @@ def polar_result(
         return _run("polar", method, (A,), {}, lambda: PolarResult(
             torch.eye(m, n, dtype=A.dtype, device=A.device).expand(*A.shape[:-2], m, n).clone(),
             A.new_zeros(*A.shape[:-2], n, n)))
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "polar", method)
     res = _run("polar", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     U, H = res.solution
     # A = 2^e As: the same U, and H scaled by 2^e.
@@ -1002,7 +785,7 @@ def truncated_svd_result(
     if A.numel() == 0:
         raise ValueError(f"truncated_svd needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "truncated_svd", method)
     res = _run("truncated_svd", method, (As, k), {"tol": tol, "max_iter": max_iter, **options}, None)
     U, S, Vh = res.solution
     batch = A.shape[:-2]
@@ -1089,7 +872,7 @@ def truncated_eigh_result(
         raise ValueError(f"truncated_eigh needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)
     A = check_hermitian_input(A, UPLO)
-    As, e = _prepare(A, method)
+    As, e = _prepare(A, "truncated_eigh", method)
     res = _run("truncated_eigh", method, (As, k), {"largest": largest, "tol": tol, "max_iter": max_iter, **options}, None)
     w, V = res.solution
     return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(*A.shape[:-2], k),

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import residuals, schur, tolerances
+from . import residuals, scaling, schur, tolerances
 from .checks import SingularMatrixError
 from .estimates import gaussian, norm2
 from .outcome import Outcome, summarise
@@ -207,6 +207,30 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     low = _inverse(A.to(_NARROW[A.dtype]), rec=rec, max_iter=45, accelerate=accelerate)
     res = _inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate, X0=low.X.to(A.dtype))
     res.iterations += low.iterations
+    return res
+
+
+#: Columns whose largest entries differ by more than this power of two are equilibrated.
+_GRADED_COLUMNS = 10
+
+
+def equilibrated_inverse(A: torch.Tensor, **kwargs) -> Inverse:
+    """:func:`inverse` of ``A``, through ``A D^{-1}`` when its columns are graded.
+
+    ``D`` scales each column by the power of two of its largest entry, for the members whose
+    columns span more than ``2^10``: then ``A^{-1} = D^{-1} (A D^{-1})^{-1}`` exactly, and the right
+    residual is unchanged, ``I - A X = I - (A D^{-1}) (D X)``. Column scaling changes no digit (the
+    scale factors are powers of two) but the condition number the iteration sees: the inverse of
+    ``diag(1e200, 1, 1e-100)`` is exact instead of singular to working precision, as LAPACK's is.
+    ``kappa`` is then that of ``A D^{-1}`` and ``norm`` that of ``A``."""
+    e = scaling.max_exponent(A.mT.unsqueeze(-1)).reshape(A.shape[0], A.shape[-1])
+    graded = (e.amax(-1) - e.amin(-1)) > _GRADED_COLUMNS
+    if not bool(graded.any()):
+        return inverse(A, **kwargs)
+    e = torch.where(graded.unsqueeze(-1), e - e.amax(-1, keepdim=True), torch.zeros_like(e))
+    res = inverse(scaling.scale(A.mT, -e, trailing=1).mT, **kwargs)
+    res.X = scaling.scale(res.X, -e, trailing=1)
+    res.norm = torch.where(graded, norm2(A).to(torch.float64), res.norm)
     return res
 
 
@@ -383,7 +407,7 @@ def _raise_singular(res: Inverse, dtype: torch.dtype) -> None:
 def inv(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
         accelerate: bool | None = None) -> Outcome:
     """Kernel for ``inv(method="newton_schulz")`` on a flattened, normalised batch."""
-    res = inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate)
+    res = equilibrated_inverse(A, rec=rec, tol=tol, max_iter=max_iter, accelerate=accelerate)
     _raise_singular(res, A.dtype)
     n = A.shape[-1]
     if tol is None:
@@ -476,7 +500,7 @@ def solve(A: torch.Tensor, B: torch.Tensor, *, rec: Recorder, tol: float | None 
             worst = worst_of(eta)
             if bool((worst <= limit).all()):
                 return summarise(Y, worst, torch.full_like(worst, limit), low.iterations)
-    res = inverse(A, rec=rec, max_iter=max_iter, accelerate=accelerate, mixed=False)
+    res = equilibrated_inverse(A, rec=rec, max_iter=max_iter, accelerate=accelerate, mixed=False)
     _raise_singular(res, A.dtype)
     Y, eta, _ = refine(A, res.X, B, res.norm)
     worst = worst_of(eta)

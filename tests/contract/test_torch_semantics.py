@@ -141,10 +141,15 @@ def test_torch_keywords_are_accepted_or_refused_by_name():
 
 def test_an_option_the_method_does_not_take_is_refused_by_name():
     A = _well((), 4)
-    with pytest.raises(ValueError, match=r"inv with method='newton_schulz' has no option 'lr'; it accepts accelerate"):
+    with pytest.raises(ValueError, match=r"inv with method='newton_schulz' has no option 'lr'; it takes tol, max_iter, accelerate"):
         gdlinalg.inv(A, lr=0.1)
     with pytest.raises(ValueError, match="has no option 'route'"):
         gdlinalg.eigh(A + A.mT, method="divide", route="jacobi")
+    # eigh(method="divide", max_iter=1) ran its 8 levels as if the cap were not there.
+    with pytest.raises(ValueError, match=r"eigh with method='divide' has no option 'max_iter'; it takes no options"):
+        gdlinalg.eigh(A + A.mT, method="divide", max_iter=1)
+    with pytest.raises(ValueError, match=r"svd with method='polar' has no option 'tol'"):
+        gdlinalg.svd(A, method="polar", tol=1e-8)
     # ... while the method that takes it gets it.
     assert "lr" in gdlinalg.options("inv", "blog")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import gdlinalg
-from gdlinalg._impl.api import _METHODS
+from gdlinalg._impl.dispatch import REGISTRY as _METHODS
 
 from book_build import BUILD_FLAGS, PDF_FLAGS, REPO
 
