@@ -5,16 +5,28 @@ Split ``M = [[M11, M12], [M12^H, M22]]``; with ``W = M11^{-1} M12`` and the Schu
 
     M^{-1} = [[M11^{-1} + W S^{-1} W^H, -W S^{-1}], [-S^{-1} W^H, S^{-1}]],
 
-and ``M11^{-1}``, ``S^{-1}`` are found the same way (Strassen 1969). The work is four products of
-half-size blocks per level, ``4/3 n^3`` flops in all, less than one ``n x n`` product; no pivoting
-is needed because every block of a positive definite matrix is positive definite. Blocks of at most
-``_LEAF`` rows are inverted by Newton–Schulz from ``X0 = I / ||M||_inf``.
+and ``M11^{-1}``, ``S^{-1}`` are found the same way (Strassen 1969); no pivoting is needed because
+every block of a positive definite matrix is positive definite. Blocks of at most ``_LEAF`` rows
+are inverted by Newton–Schulz from ``X0 = I / ||M||_inf``.
+
+Cost. The block products are four products of half-size blocks per level, at most ``4/3 n^3`` flops
+over all levels: two thirds of one ``n x n`` product (``2 n^3`` flops). The leaves come on top: each
+Newton–Schulz iteration is two leaf-size products, and a leaf needs about ``log2 cond(leaf)`` doubling
+steps plus a few quadratic ones. Measured with PyTorch's flop counter on the Gram matrix of an
+``A`` with ``cond(A) = 1e3``, the whole inverse costs 2.6 ``n x n`` products at ``n = 256`` (four
+leaves of 64 rows, 15 or 16 iterations each), 1.04 at ``n = 300`` (eight leaves of 37 or 38 rows,
+11 to 13 iterations) and 0.75 at ``n = 1000``: not in general fewer flops than one product, and in
+time more than its flops say, since the small leaf products run far below the machine's peak.
 
 The package uses it for one job: the start ``X0 = (A^H A)^{-1} A^H`` of the Newton–Schulz inverse
-and the preconditioner of iterative refinement for large matrices. Forming ``A^H A`` squares the
-condition number, so ``X0`` is only accurate to about ``cond(A)^2 u``; the Newton–Schulz steps that
-follow, or the refinement, restore the accuracy the arithmetic allows for ``A`` itself, and a start
-that is not good enough (``||I - A X0||_F >= 1``) is simply not used.
+and the preconditioner of iterative refinement for large matrices. The start costs the inverse
+above plus two products (``A^H A`` and ``(A^H A)^{-1} A^H``), and one more for its residual. Forming
+``A^H A`` squares the condition number, so ``X0`` is at best accurate to about ``cond(A)^2 u``, and the
+recursion adds error of its own: measured ``||I - A X0||_F`` is 50 times ``cond(A)^2 u`` at
+``cond(A) = 1e3`` and 3000 times at ``1e5`` (``n = 300``), and the start is useless (``||I - A X0||_F >= 1``
+or not finite) from ``cond(A) = 1e6`` on, far below the ``u^{-1/2}`` that the squaring alone would
+allow. The Newton–Schulz steps that follow, or the refinement, restore the accuracy the arithmetic
+allows for ``A`` itself, and a start that is not good enough is simply not used.
 """
 
 from __future__ import annotations
