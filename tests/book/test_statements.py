@@ -96,6 +96,8 @@ def unsupported_numbers(texts, glued, literals):
     for name, kind, text in texts:
         for written, value, half_unit in written_numbers(text):
             candidates = glued + literals
+            if written.endswith(("%", "percent")):    # a percentage may be glued as 0.497 or as 49.7
+                candidates = candidates + [c / 100 for c in candidates]
             # Written to d digits: the value rounds to what is written.
             if not any(abs(c - value) <= half_unit * (1 + 1e-9) for c in candidates):
                 bad.append(f"{name} ({kind}): {written!r}")
