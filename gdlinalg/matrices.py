@@ -391,8 +391,9 @@ def graded(
     and ``D = diag(1, ..., 1/spread)`` (geometric); ``symmetric=True`` gives the positive definite
     ``D H D`` with ``H`` of condition number ``cond`` and unit diagonal (``m = n`` required). Their
     condition number is of the order of ``spread`` (its square for ``D H D``), yet the small
-    singular values (eigenvalues) are determined to a relative accuracy set by ``cond`` alone:
-    the test case for methods with relative accuracy (one-sided Jacobi, Demmel & Veselić 1992).
+    singular values (eigenvalues) are determined to a relative accuracy set by ``cond`` alone
+    (Demmel & Veselić 1992 prove it for ``B D`` and for the eigenvalues of a positive definite
+    ``D H D``): the test case for methods with relative accuracy, such as one-sided Jacobi.
 
     Parameters
     ----------

@@ -19,8 +19,9 @@ judged against what that arithmetic can reach: ``||I - A X||_F / sqrt(n) <= (2 s
 is reported singular only when no step brings ``||I - A X||_F`` below 1/2, i.e. when not even the
 leading digit of the inverse can be trusted; the error says the condition number exceeds ``1/u``.
 For ``n >= 256`` the doubling phase is skipped when it can be: the start ``X0 = (A^H A)^{-1} A^H``,
-with the Gram inverse by recursive Schur complements (``schur.py``, fewer flops than one product),
-has ``||I - A X0||`` of order ``cond(A)^2 u``, so a step or two of the quadratic phase finish.
+with the Gram inverse by recursive Schur complements (``schur.py``: 0.75 to 2.6 products' worth of
+flops, measured), has ``||I - A X0||`` of order ``cond(A)^2 u`` or more, so a step or two of the
+quadratic phase finish (up to ``cond(A)`` of about ``5e5``; beyond, the start is not used).
 
 **Solve.** ``X = inv(A)`` followed by fixed-precision iterative refinement, ``x <- x + X (b - A x)``
 with the residual in working precision: each step multiplies the error by ``||I - X A||``, which is
@@ -179,9 +180,10 @@ def inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     where it pays.
 
     For ``n >= 256`` the iteration first tries the start ``X0 = (A^H A)^{-1} A^H``, with the Gram
-    inverse by recursive Schur complements (:mod:`.schur`: matrix products only, fewer flops than
-    one product). Its residual is about ``cond(A)^2 u``, so for ``cond(A)`` up to about
-    ``u^{-1/2}`` the doubling phase is skipped and two or three quadratic steps finish. If any member
+    inverse by recursive Schur complements (:mod:`.schur`: matrix products only, 0.75 to 2.6
+    products' worth of flops). Its residual is ``cond(A)^2 u`` or more, so for ``cond(A)`` up to
+    about ``5e5`` (measured at ``n = 300``) the doubling phase is skipped and two or three
+    quadratic steps finish. If any member
     of the batch gets no start with ``||I - A X0||_F < 1``, the whole batch takes the general route:
     for double precision the iteration then runs in single precision, where a product costs about
     half as much, from the scaled start to single-precision accuracy (``cond u_32``), and continues
@@ -470,7 +472,7 @@ def solve(A: torch.Tensor, B: torch.Tensor, *, rec: Recorder, tol: float | None 
     the Gram inverse by recursive Schur complements (about one single-precision product's work,
     never multiplied out into an inverse of ``A``): each refinement step then gains about
     ``-log10(cond(A)^2 u_32)`` digits, which works while ``cond(A)`` is below a few hundred; then
-    the same in the working precision (``cond(A)`` up to about ``u^{-1/2}``). When neither reaches
+    the same in the working precision (``cond(A)`` up to about ``5e5``). When neither reaches
     the tolerance, the single-precision Newton–Schulz inverse (while ``cond u_32 << 1``), and last
     the full-precision one.
     """
