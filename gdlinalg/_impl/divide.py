@@ -32,7 +32,7 @@ import math
 
 import torch
 
-from . import tolerances
+from . import progress, tolerances
 from .checks import real_dtype
 from .estimates import gaussian
 from .polar import newton_schulz, start_scale
@@ -151,16 +151,21 @@ def divide_and_conquer(H: torch.Tensor, *, max_attempts: int = 7):
     while groups:
         levels += 1
         parts: list[_Group] = []
-        for g in groups:
-            parts += _split_group(g, scale, u, levels, max_attempts, emit, ok)
+        dropped: list[float] = [0.0]
+        with progress.quiet():          # a level's sign-function steps count as one iteration
+            for g in groups:
+                parts += _split_group(g, scale, u, levels, max_attempts, emit, ok, dropped)
+        # Progress: the largest coupling a split of this level neglected, relative to ||H||_F.
+        progress.step(max(dropped))
         groups = _regroup(parts)
     w, idx = torch.sort(w_out, dim=-1)
     V = torch.take_along_dim(V_out, idx.unsqueeze(-2), dim=-1)
     return w, V, levels, ok
 
 
-def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok) -> list[_Group]:
-    """Split every block of a group once; returns the children and the blocks to retry."""
+def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok, dropped: list[float]) -> list[_Group]:
+    """Split every block of a group once; returns the children and the blocks to retry, and appends
+    to ``dropped`` the largest coupling an accepted split neglects, relative to its member's ``||H||_F``."""
     dtype = g.H.dtype
     nb, S, _ = g.H.shape
     n = g.U.shape[1]
@@ -202,6 +207,7 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok) -> list[_Gr
     if bool((~good).any()):
         out.append(g.take(~good, attempt=g.attempt + 1))
     if bool(good.any()):
+        dropped.append(float((coupling[good].to(torch.float64) / scale[g.member[good]]).max()))
         zeros = torch.zeros_like(size)
         H1 = _hermitian(Q1.mH @ HQ1)
         H2 = _hermitian(Q2.mH @ (Hs @ Q2))

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from . import residuals, tolerances
+from . import progress, residuals, tolerances
 from .checks import eps, real_dtype
 from .cholesky import cholesky
 from .completion import complete_orthonormal
@@ -121,6 +121,9 @@ def _sweeps(W: torch.Tensor, V: torch.Tensor, tol: float, max_sweeps: int, rec: 
         converged[active] = worst <= tol
         if rec is not None:
             rec.record(float(last.max()), residual_fn(X[..., :m].mT, X[..., m:].mT))
+        else:
+            # Progress for a composite method: the largest cosine between two columns this sweep.
+            progress.step(float(last.max()))
     return X[..., :m].mT, X[..., m:].mT, sweeps, converged
 
 
@@ -349,7 +352,8 @@ def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: 
     work = A.to(_WIDER.get(A.dtype, A.dtype))
     w, V, sweeps, converged = jacobi_eigh(work, tol, max_iter, rec)
     w, V = w.to(real_dtype(A.dtype)), V.to(A.dtype)
-    return eigh_outcome(A, w, V, sweeps, converged)
+    # Members on the Cholesky and on the shifted route are swept one group after the other.
+    return eigh_outcome(A, w, V, rec.steps(), converged)
 
 
 def eigh_outcome(A, w, V, iterations, converged) -> Outcome:

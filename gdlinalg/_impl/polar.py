@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from . import tolerances
+from . import progress, tolerances
 from .estimates import norm2
 
 
@@ -75,6 +75,8 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
         # X (1.5 a I - 0.5 a^3 G) = 1.5 a X - 0.5 a^3 X G, in one product and one fused update.
         X = torch.add(X @ G, X, alpha=-3 / a**2).mul_(-0.5 * a**3)
         steps += 1
+        # Progress: how far the iterate's singular values are from 1, 1 - tr(X^H X) / n (before the step).
+        progress.step(float(((n - t).abs() / n).max()))
         l = 0.5 * l * (3 - l * l) if first else 0.5 * a * l * (3 - a * a * l * l)
         first = False
         if finish > 0:
@@ -161,6 +163,7 @@ def qdwh(X: torch.Tensor, *, lower: float, max_iter: int = 20) -> tuple[torch.Te
         change = float((torch.linalg.matrix_norm(Xn - X) / math.sqrt(n)).max())
         X = Xn
         steps += 1
+        progress.step(change)
         l = l * (a + b * l * l) / (1 + c * l * l)
         if 1 - l < 10 * u and change < 1e3 * u:
             break

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from . import residuals, tolerances
+from . import progress, residuals, tolerances
 from .checks import real_dtype
 from .estimates import condition, norm2
 from .jacobi import _WIDER
@@ -58,21 +58,24 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     normalised scale). The residual is the pair of Penrose conditions of ``residuals.pinv``."""
     work = A.to(_WIDER.get(A.dtype, A.dtype))
     rd = real_dtype(work.dtype)
-    if hermitian:
-        w, V, sweeps, converged, _ = eigh_factors(work, max_iter=max_iter)
-        s = w.abs()
-        cut = torch.maximum(atol.to(rd), rtol.to(rd) * s.amax(-1)).unsqueeze(-1)
-        inv = torch.where(s > cut, 1 / torch.where(s > cut, w, torch.ones_like(w)), torch.zeros_like(w))
-        X = (V * inv.unsqueeze(-2).to(V.dtype)) @ V.mH
-        cut = cut.squeeze(-1)
-    else:
-        U, S, Vh, sweeps, converged, _ = svd_factors(work, max_iter=max_iter)
-        cut = torch.maximum(atol.to(rd), rtol.to(rd) * S[..., 0]).unsqueeze(-1)
-        inv = torch.where(S > cut, 1 / torch.where(S > cut, S, torch.ones_like(S)), torch.zeros_like(S))
-        X = (Vh.mH * inv.unsqueeze(-2).to(Vh.dtype)) @ U.mH
-        cut = cut.squeeze(-1)
+    with progress.recording(rec):
+        if hermitian:
+            w, V, sweeps, converged, _ = eigh_factors(work, max_iter=max_iter)
+            s = w.abs()
+            cut = torch.maximum(atol.to(rd), rtol.to(rd) * s.amax(-1)).unsqueeze(-1)
+            inv = torch.where(s > cut, 1 / torch.where(s > cut, w, torch.ones_like(w)), torch.zeros_like(w))
+            X = (V * inv.unsqueeze(-2).to(V.dtype)) @ V.mH
+            cut = cut.squeeze(-1)
+        else:
+            U, S, Vh, sweeps, converged, _ = svd_factors(work, max_iter=max_iter)
+            cut = torch.maximum(atol.to(rd), rtol.to(rd) * S[..., 0]).unsqueeze(-1)
+            inv = torch.where(S > cut, 1 / torch.where(S > cut, S, torch.ones_like(S)), torch.zeros_like(S))
+            X = (Vh.mH * inv.unsqueeze(-2).to(Vh.dtype)) @ U.mH
+            cut = cut.squeeze(-1)
     X = X.to(A.dtype)
-    return judge(A, X, sweeps, tol, tau=cut.to(torch.float64), extra_ok=converged)
+    out = judge(A, X, rec.steps(), tol, tau=cut.to(torch.float64), extra_ok=converged)
+    rec.final(out.residual)
+    return out
 
 
 def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float | None,

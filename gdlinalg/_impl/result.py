@@ -41,7 +41,11 @@ class Result:
     method : str
         The method that produced it, e.g. ``"newton_schulz"``.
     iterations : int
-        Iterations (or sweeps, for Jacobi methods) performed.
+        Iterations performed: optimizer steps, Newton–Schulz or QDWH steps, Jacobi sweeps,
+        divide-and-conquer levels (``eigh``), CG steps, refinement steps. ``len(residual_history)``
+        equals it. For a batch whose members take different routes (Jacobi for a graded member,
+        the polar route for the others), the routes' iterations one after the other; otherwise
+        the largest number any member took.
     converged : bool
         Whether the final true residual (and, for factorizations, the orthogonality of the
         factors) is within the tolerance; for a batch, whether every member's is.
@@ -52,9 +56,16 @@ class Result:
         The tolerance the residual was compared with. By default it is what the arithmetic can
         reach, so it depends on the dtype and, for the inverse, on the condition number.
     loss_history : torch.Tensor
-        The objective the method minimises, one value per iteration (float64, on the CPU).
+        The objective the method minimises, one value per iteration (float64, on the CPU); for the
+        methods below that have none, the same values as ``residual_history``.
     residual_history : torch.Tensor
-        The true residual after each iteration (float64, on the CPU).
+        One value per iteration (float64, on the CPU): the true residual after it for the
+        inverse, the solves, the gradient methods, the truncated and Jacobi methods; for methods
+        built from building blocks, each block's own measure of progress — ``1 - tr(X^H X) / n``
+        before a Newton–Schulz step, the change of a QDWH step, the largest cosine of a Jacobi
+        sweep run inside another method, the coupling a divide-and-conquer level neglected — with
+        the last value replaced by the true final residual. For a batch, the largest over the
+        members at that iteration.
     wall_time : float
         Seconds spent in the solve.
     """
@@ -92,6 +103,16 @@ class Recorder:
     def record(self, loss: float | torch.Tensor, residual: float | torch.Tensor) -> None:
         self.losses.append(float(loss))
         self.residuals.append(float(residual))
+
+    def steps(self) -> int:
+        """Iterations recorded so far."""
+        return len(self.residuals)
+
+    def final(self, residual: float | torch.Tensor) -> None:
+        """Replace the last iteration's residual by the true one, recomputed from the answer (the
+        building blocks record their own measure of progress as they go)."""
+        if self.residuals:
+            self.residuals[-1] = float(residual)
 
     def absorb(self, members: list["Recorder"]) -> None:
         """Merge the histories of a batch solved one member at a time: entry ``k`` is the largest

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import residuals, tolerances
+from . import progress, residuals, tolerances
 from .checks import real_dtype
 from .completion import complete_orthonormal
 from .divide import divide_and_conquer
@@ -115,7 +115,8 @@ def polar_svd(A: torch.Tensor, max_iter: int | None = None):
 def _finish_polar(A: torch.Tensor, Up: torch.Tensor):
     """``A = U_p H`` with ``U_p`` converged: ``H = V diag(S) V^H``, ``U = U_p V``."""
     H = Up.mH @ A
-    w, V, _, ok = divide_and_conquer(0.5 * (H + H.mH))
+    with progress.quiet():          # the SVD counts its Newton–Schulz steps, not these levels
+        w, V, _, ok = divide_and_conquer(0.5 * (H + H.mH))
     S = w.flip(-1).clamp_min(0)
     V = V.flip(-1)
     return Up @ V, S.to(real_dtype(A.dtype)), V.mH, ok
@@ -237,9 +238,10 @@ def svd(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
         route: str = "auto") -> Outcome:
     """Kernel for ``svd(method="auto")`` (and ``"polar"`` with ``route="polar"``), on a flattened,
     normalised batch."""
-    U, S, Vh, its, conv, rec.method = svd_factors(A, route=route, tol=tol, max_iter=max_iter)
-    rec.record(0.0, residuals.svd(A, U, S, Vh))
-    return _svd_outcome(A, U, S, Vh, its, conv)
+    with progress.recording(rec):
+        U, S, Vh, its, conv, rec.method = svd_factors(A, route=route, tol=tol, max_iter=max_iter)
+    rec.final(residuals.svd(A, U, S, Vh))
+    return _svd_outcome(A, U, S, Vh, rec.steps(), conv)
 
 
 def _route_name(jac: torch.Tensor, fast: str) -> str:
@@ -288,9 +290,10 @@ def eigh_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = No
 def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
          route: str = "auto") -> Outcome:
     """Kernel for ``eigh(method="auto")`` (and ``"divide"`` with ``route="divide"``)."""
-    w, V, its, conv, rec.method = eigh_factors(A, route=route, tol=tol, max_iter=max_iter)
-    rec.record(0.0, residuals.eigh(A, w, V))
-    return eigh_outcome(A, w, V, its, conv)
+    with progress.recording(rec):
+        w, V, its, conv, rec.method = eigh_factors(A, route=route, tol=tol, max_iter=max_iter)
+    rec.final(residuals.eigh(A, w, V))
+    return eigh_outcome(A, w, V, rec.steps(), conv)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -318,6 +321,7 @@ def _finish_members(U: torch.Tensor, its: torch.Tensor, limit: float, cap: int, 
         U[todo[better]] = V[better]
         its[todo[better]] += 1
         err[todo[better]] = new[better]
+        progress.step(float(new.max()))
         todo = todo[better & (new > limit / 4)]
     return U
 
@@ -347,38 +351,39 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
     c = start_scale(X)
     X0 = X / c.view(-1, 1, 1).to(X.dtype)
     cap = 100 if max_iter is None else int(max_iter)
-    if method == "qdwh":
-        U, steps = qdwh(X0 / math.sqrt(3), lower=1e-15, max_iter=cap)
-    else:
-        U, steps = newton_schulz(X0, hermitian=False, lower=1e-3, max_iter=cap, settle=8)
-    k = min(m, n)
-    its = torch.full((Bn,), steps, dtype=torch.int64)
-    U = _finish_members(U, its, tolerances.backward(max(m, n), A.dtype), cap)
-    t = torch.diagonal(U.mH @ U, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)
-    short = (k - t) > 1e-8
-    if bool(short.any()):
-        idx = short.nonzero().squeeze(-1)
-        W, S, Vh, _, _, _ = svd_factors(X[idx])
-        U[idx] = W @ Vh
-    limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
-    if tol is None and max_iter is None:
-        # Verified, member by member, as for the SVD: a member whose U H misses A (the directions
-        # of its smallest singular values carry the rounding of their lifting, e.g. a 2 x 2 with
-        # cond 1.2e3: 1.7e-14 against a tolerance of 7.9e-15) takes U = W V^H from its SVD.
-        H = U.mH @ X
-        miss = residuals.polar_members(X, U, 0.5 * (H + H.mH)) > limit
-        if bool(miss.any()):
-            idx = miss.nonzero().squeeze(-1)
+    with progress.recording(rec):
+        if method == "qdwh":
+            U, steps = qdwh(X0 / math.sqrt(3), lower=1e-15, max_iter=cap)
+        else:
+            U, steps = newton_schulz(X0, hermitian=False, lower=1e-3, max_iter=cap, settle=8)
+        k = min(m, n)
+        its = torch.full((Bn,), steps, dtype=torch.int64)
+        U = _finish_members(U, its, tolerances.backward(max(m, n), A.dtype), cap)
+        t = torch.diagonal(U.mH @ U, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)
+        short = (k - t) > 1e-8
+        if bool(short.any()):
+            idx = short.nonzero().squeeze(-1)
             W, S, Vh, _, _, _ = svd_factors(X[idx])
             U[idx] = W @ Vh
+        limit = tolerances.backward(max(m, n), A.dtype) if tol is None else float(tol)
+        if tol is None and max_iter is None:
+            # Verified, member by member, as for the SVD: a member whose U H misses A (the directions
+            # of its smallest singular values carry the rounding of their lifting, e.g. a 2 x 2 with
+            # cond 1.2e3: 1.7e-14 against a tolerance of 7.9e-15) takes U = W V^H from its SVD.
+            H = U.mH @ X
+            miss = residuals.polar_members(X, U, 0.5 * (H + H.mH)) > limit
+            if bool(miss.any()):
+                idx = miss.nonzero().squeeze(-1)
+                W, S, Vh, _, _, _ = svd_factors(X[idx])
+                U[idx] = W @ Vh
     if wide:
         U = U.mH
     H = U.mH @ A
     H = 0.5 * (H + H.mH)
-    rec.record(0.0, residuals.polar_members(A, U, H).max())
     r = residuals.polar_members(A, U, H)
+    rec.final(r.max())
     orth = residuals.orthogonality_members(U.mH if wide else U)
     orth_limit = tolerances.backward(max(m, n), A.dtype)
-    return summarise(PolarResult(U, H), r, torch.full_like(r, limit), its,
+    return summarise(PolarResult(U, H), r, torch.full_like(r, limit), rec.steps(),
                      checks=(("orthogonality of the polar factor", orth <= orth_limit, orth, orth_limit),
                              (f"the iteration reached its cap of {cap} steps", its < cap, None, None)))

@@ -225,3 +225,39 @@ def test_warning_names_the_criterion_that_failed():
     assert out.why.startswith("orthogonality of U and V 3.000e-14 > tol 1.0e-14"), out.why
     nan = summarise(None, torch.tensor([float("nan")], dtype=F64), tol[:1], torch.tensor([2]))
     assert not nan.converged and "NaN" in nan.why
+
+
+# ------------------------------------------------------------------------------------------------
+# one history value per iteration, for every method
+# ------------------------------------------------------------------------------------------------
+
+_SLOW = {"gradient", "blog", "stiefel"}
+_COMPOSITE = {("svd", "auto"), ("svd", "polar"), ("eigh", "auto"), ("eigh", "divide"), ("polar", "newton_schulz"),
+              ("polar", "qdwh"), ("pinv", "svd")}
+
+
+def _inputs(op):
+    A = matrices.with_condition_number(24, 24, 100.0, seed=9)
+    graded = A * torch.logspace(0, -8, 24, dtype=F64)
+    if op == "eigh" or op == "truncated_eigh":
+        H = A @ A.mT + torch.eye(24, dtype=F64)
+        return [H, torch.stack([graded @ graded.mT, H])]
+    if op == "solve":
+        return [A]
+    return [A, torch.stack([graded, A])]
+
+
+@pytest.mark.parametrize("op, method", [(op, m) for op, ms in gdlinalg.methods().items() for m in ms])
+def test_one_history_value_per_iteration(op, method):
+    """svd_result (13 iterations) and eigh_result (9) held one history value, pinv_result none."""
+    kw = {"max_iter": 60} if method in _SLOW else {}
+    for X in _inputs(op)[: 1 if method in _SLOW else 2]:
+        args = (X, torch.ones(24, 2, dtype=F64)) if op == "solve" else (X, 3) if op.startswith("truncated") else (X,)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", gdlinalg.ConvergenceWarning)
+            res = getattr(gdlinalg, op + "_result")(*args, method=method, **kw)
+        assert res.iterations >= 1
+        assert len(res.residual_history) == len(res.loss_history) == res.iterations, (
+            f"{op} {method}: {res.iterations} iterations, {len(res.residual_history)} history values")
+        if (op, method) in _COMPOSITE:   # their blocks' measures end with the true final residual
+            assert float(res.residual_history[-1]) == pytest.approx(res.residual, rel=1e-12, abs=1e-300)
