@@ -14,14 +14,13 @@ from typing import Any
 
 import torch
 
-from . import pseudoinverse, scaling, spectral
+from . import pseudoinverse, scaling
 from .checks import all_finite, check_hermitian_input, check_matrix, check_rank_k, real_dtype
 from .completion import complete_orthonormal
 from .dispatch import methods, run as _run, scaled
 from .result import Result
+from .outcome import EighResult, PolarResult, SVDResult
 
-SVDResult = torch.return_types.linalg_svd
-EighResult = torch.return_types.linalg_eigh
 
 
 def _flat(A: torch.Tensor) -> torch.Tensor:
@@ -655,7 +654,6 @@ def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "auto", tol: float |
 # polar
 # --------------------------------------------------------------------------------------------
 
-PolarResult = spectral.PolarResult
 
 
 def polar_result(

@@ -37,12 +37,11 @@ import math
 
 import torch
 
-from . import residuals
-from .checks import eps, real_dtype
-from .outcome import Outcome
+from . import residuals, tolerances
+from .checks import real_dtype
+from .outcome import Outcome, SVDResult
 from .result import Recorder
 
-SVDResult = torch.return_types.linalg_svd
 
 _INV_LOSSES = ("left", "right", "symmetric")
 _SVD_VARIANTS = ("momentum", "sgd", "adam")
@@ -65,7 +64,7 @@ def _rand(shape: tuple[int, ...], gen: torch.Generator, like: torch.Tensor, real
 
 
 def _stop_tol(tol: float | None, dtype: torch.dtype) -> float:
-    return math.sqrt(eps(dtype)) if tol is None else float(tol)
+    return math.sqrt(tolerances.machine_epsilon(dtype)) if tol is None else float(tol)
 
 
 def inv(

@@ -104,11 +104,6 @@ def real_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.empty((), dtype=dtype).real.dtype
 
 
-def eps(dtype: torch.dtype) -> float:
-    """Unit roundoff of ``dtype`` (of its real part for complex dtypes)."""
-    return torch.finfo(real_dtype(dtype)).eps
-
-
 def check_method(method: str, methods: tuple[str, ...], op: str) -> str:
     if method not in methods:
         raise ValueError(f"unknown method {method!r} for {op}: expected one of {', '.join(methods)}")

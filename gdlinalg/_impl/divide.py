@@ -37,10 +37,8 @@ from .checks import real_dtype
 from .estimates import gaussian
 from .polar import newton_schulz, start_scale
 from .residuals import fro
+from .outcome import hermitian_part
 
-
-def _hermitian(X: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (X + X.mH)
 
 
 def _split_points(H: torch.Tensor, size: torch.Tensor, attempt: torch.Tensor) -> torch.Tensor:
@@ -193,7 +191,7 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok, dropped: li
     # a tenth of that as the scaling's lower bound keeps all but the rare closer one in range.
     Sg, _ = newton_schulz(X, hermitian=True, lower=min(0.1, 0.1 / int(size.max())))
     eye = torch.eye(S, dtype=dtype, device=Hs.device)
-    P = _hermitian(0.5 * (eye + Sg))
+    P = hermitian_part(0.5 * (eye + Sg))
     pads = S - size
     k = torch.round(torch.diagonal(P, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)).to(torch.int64) - pads
     k = torch.minimum(torch.maximum(k, torch.zeros_like(k)), size)
@@ -209,8 +207,8 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok, dropped: li
     if bool(good.any()):
         dropped.append(float((coupling[good].to(torch.float64) / scale[g.member[good]]).max()))
         zeros = torch.zeros_like(size)
-        H1 = _hermitian(Q1.mH @ HQ1)
-        H2 = _hermitian(Q2.mH @ (Hs @ Q2))
+        H1 = hermitian_part(Q1.mH @ HQ1)
+        H2 = hermitian_part(Q2.mH @ (Hs @ Q2))
         out.append(_Group(H1[good], (Us @ Q1)[good], k[good], g.member[good], zeros[good]))
         out.append(_Group(H2[good], (Us @ Q2)[good], (size - k)[good], g.member[good], zeros[good]))
     return out

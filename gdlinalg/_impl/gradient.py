@@ -43,13 +43,12 @@ from typing import Any, Callable
 
 import torch
 
-from . import residuals
-from .checks import eps, real_dtype
+from . import residuals, tolerances
+from .checks import real_dtype
 from .estimates import norm2
-from .outcome import Outcome
+from .outcome import Outcome, SVDResult
 from .result import Recorder
 
-SVDResult = torch.return_types.linalg_svd
 
 _INV_LOSSES = ("left", "right", "symmetric")
 _LBFGS_MAX_ITER = 1_000
@@ -118,7 +117,7 @@ def _minimise(
     if max_iter is None:
         max_iter = _LBFGS_MAX_ITER if lbfgs else _OTHER_MAX_ITER
     patience = 100 if lbfgs else 500
-    floor = 10 * eps(dtype)
+    floor = 10 * tolerances.machine_epsilon(dtype)
     leaves = [p.leaf for p in params]
 
     scale = 1.0
@@ -179,7 +178,7 @@ def _minimise(
                     opt = restart()
             if tol is None and since_best >= patience:
                 break
-    target = math.sqrt(eps(dtype)) if tol is None else float(tol)
+    target = math.sqrt(tolerances.machine_epsilon(dtype)) if tol is None else float(tol)
     return res, iterations, target
 
 

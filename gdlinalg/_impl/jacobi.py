@@ -28,7 +28,7 @@ import math
 import torch
 
 from . import progress, residuals, tolerances
-from .checks import eps, real_dtype
+from .checks import real_dtype
 from .cholesky import cholesky
 from .completion import complete_orthonormal
 from .estimates import hermitian_extreme
@@ -138,7 +138,7 @@ def _column_norms(W: torch.Tensor) -> torch.Tensor:
 
 def default_tol(dtype: torch.dtype, m: int) -> float:
     # The cosine between two computed columns cannot be made smaller than about sqrt(m) * eps.
-    return max(math.sqrt(m), 1.0) * eps(dtype)
+    return max(math.sqrt(m), 1.0) * tolerances.machine_epsilon(dtype)
 
 
 def jacobi_svd(A: torch.Tensor, tol: float | None = None, max_sweeps: int | None = None,

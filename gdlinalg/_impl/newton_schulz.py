@@ -59,7 +59,7 @@ import torch
 from . import residuals, scaling, schur, tolerances
 from .checks import SingularMatrixError
 from .estimates import gaussian, norm2
-from .outcome import Outcome, summarise
+from .outcome import Outcome, hermitian_part, summarise
 from .polar import sharpen_projector
 from .pseudoinverse import judge
 from .residuals import fro
@@ -166,8 +166,8 @@ class Inverse:
 
 
 #: Single precision of each double-precision dtype, for the first phase of the mixed iteration.
-_NARROW = {torch.float64: torch.float32, torch.complex128: torch.complex64}
-_WIDE = {v: k for k, v in _NARROW.items()}
+_NARROW = tolerances.NARROWER
+_WIDE = tolerances.WIDER
 #: Matrices at least this large use the mixed-precision phase and the accelerated steps: below,
 #: the products are too cheap for either to repay its overhead.
 _LARGE = 256
@@ -518,9 +518,6 @@ def _sharpen_pinv(P: torch.Tensor) -> torch.Tensor:
     return sharpen_projector(P, steps=60, rtol=1e-2, floor=1.0)
 
 
-def _hermitian(P: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (P + P.mH)
-
 
 def _remainder(A: torch.Tensor, Pi: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
     """``||A - Q Q^H A||_F`` with ``Q`` an orthonormal basis of the kept left singular subspace:
@@ -594,7 +591,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     alpha = -torch.expm1(-math.log(2) * torch.pow(2.0, -K.to(torch.float64))) / tau.square()
     X = A.mH * alpha.view(-1, 1, 1).to(A.dtype)
     if hermitian:
-        X = 0.5 * (X + X.mH)
+        X = hermitian_part(X)
     P = A @ X
     out = torch.zeros_like(X)
     it = torch.zeros(Bn, dtype=torch.int64)
@@ -602,7 +599,6 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     certified = torch.zeros(Bn, dtype=torch.bool)
     count = torch.full((Bn,), -1, dtype=torch.int64)
     tried = torch.full((Bn,), -1, dtype=torch.int64)
-    eye = torch.eye(m, dtype=A.dtype, device=A.device)
     while True:
         active = (~done & (it < K)).nonzero().squeeze(-1)
         if active.numel() == 0:
@@ -610,7 +606,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
         Xa, Pa = X[active], P[active]
         Xn = 2 * Xa - Xa @ Pa
         if hermitian:
-            Xn = 0.5 * (Xn + Xn.mH)
+            Xn = hermitian_part(Xn)
         # P = A X is Hermitian in exact arithmetic; the iteration uses it as computed (its rounding
         # is what the next step corrects), the spectral tests and the projector its Hermitian part.
         Pn = A[active] @ Xn
@@ -623,7 +619,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
         count[active] = torch.where(clean, c, torch.full_like(c, -1))
         if bool(attempt.any()):
             idx = active[attempt]
-            Pi = _sharpen_pinv(_hermitian(P[idx]))
+            Pi = _sharpen_pinv(hermitian_part(P[idx]))
             rest = _remainder(A[idx], Pi, count[idx])
             ok = rest <= tau[idx]
             tried[idx] = count[idx]
@@ -640,7 +636,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     # can tell whether the answer is usable.
     rest = (~done).nonzero().squeeze(-1)
     if rest.numel():
-        out[rest] = _finish(X[rest], _hermitian(P[rest]))
+        out[rest] = _finish(X[rest], hermitian_part(P[rest]))
     if hermitian:
-        out = 0.5 * (out + out.mH)
+        out = hermitian_part(out)
     return judge(A, out, it, None, tau=tau)

@@ -8,6 +8,24 @@ from typing import Any, NamedTuple
 import torch
 
 
+SVDResult = torch.return_types.linalg_svd
+EighResult = torch.return_types.linalg_eigh
+
+
+class PolarResult(NamedTuple):
+    """``A = U H``: ``U`` with orthonormal columns (rows, if ``A`` is wide), ``H`` Hermitian
+    positive semidefinite."""
+
+    U: torch.Tensor
+    H: torch.Tensor
+
+
+def hermitian_part(X: torch.Tensor) -> torch.Tensor:
+    """``(X + X^H) / 2``: the Hermitian matrix nearest ``X``, which rounding keeps away from a
+    product that is Hermitian in exact arithmetic."""
+    return 0.5 * (X + X.mH)
+
+
 class Outcome(NamedTuple):
     """Raw output of a method kernel.
 

@@ -31,6 +31,7 @@ import torch
 
 from . import progress, tolerances
 from .estimates import norm2
+from .outcome import hermitian_part
 
 
 def start_scale(A: torch.Tensor) -> torch.Tensor:
@@ -104,7 +105,7 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
                 continue
             break
     if hermitian:
-        X = 0.5 * (X + X.mH)
+        X = hermitian_part(X)
     return X, steps
 
 
@@ -118,7 +119,7 @@ def sharpen_projector(P: torch.Tensor, *, steps: int, rtol: float, floor: float)
     for _ in range(steps):
         P2 = P @ P
         Pn = 3 * P2 - 2 * (P2 @ P)
-        Pn = 0.5 * (Pn + Pn.mH)
+        Pn = hermitian_part(Pn)
         change = torch.linalg.matrix_norm(Pn - P).to(torch.float64)
         size = torch.linalg.matrix_norm(Pn).to(torch.float64).clamp_min(floor)
         if bool((change <= rtol * u * size).all()):

@@ -137,7 +137,7 @@ class Recorder:
         wall = time.perf_counter() - self._t0
         if not converged and warn:
             if not why:
-                why = (f"the residual is NaN (the iteration produced non-finite values)" if residual != residual
+                why = ("the residual is NaN (the iteration produced non-finite values)" if residual != residual
                        else f"residual {residual:.3e} > tol {tol:.1e}")
             warnings.warn(
                 ConvergenceWarning(

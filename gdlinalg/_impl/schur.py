@@ -36,6 +36,7 @@ import math
 import torch
 
 from . import tolerances
+from .outcome import hermitian_part
 
 _LEAF = 64
 
@@ -61,10 +62,10 @@ def hpd_inverse(M: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     inv11 = hpd_inverse(M11, out[..., :k, :k])
     W = torch.bmm(inv11, M12)
     S = torch.baddbmm(M22, M12.mH, W, alpha=-1)
-    invS = hpd_inverse(0.5 * (S + S.mH), out[..., k:, k:])
+    invS = hpd_inverse(hermitian_part(S), out[..., k:, k:])
     T = torch.bmm(W, invS)
     top = torch.baddbmm(inv11, T, W.mH)
-    out[..., :k, :k] = 0.5 * (top + top.mH)
+    out[..., :k, :k] = hermitian_part(top)
     out[..., :k, k:] = T.neg_()
     out[..., k:, :k] = T.mH
     return out
@@ -100,4 +101,4 @@ def _leaf(M: torch.Tensor) -> torch.Tensor:
                 X = torch.baddbmm(X, X, T, beta=2, alpha=-1)
                 break
         X = torch.baddbmm(X, X, T, beta=2, alpha=-1)
-    return 0.5 * (X + X.mH)
+    return hermitian_part(X)

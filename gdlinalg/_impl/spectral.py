@@ -20,7 +20,6 @@ times as accurate as the fast route. Matrices of size at most ``SMALL = 8`` go t
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 
@@ -29,12 +28,10 @@ from .checks import real_dtype
 from .completion import complete_orthonormal
 from .divide import divide_and_conquer
 from .jacobi import _WIDER, _svd_outcome, eigh_outcome, jacobi_eigh, jacobi_svd
-from .outcome import Outcome, summarise
+from .outcome import Outcome, PolarResult, hermitian_part, summarise
 from .polar import newton_schulz, qdwh, sharpen_projector, start_scale
 from .result import Recorder
 
-EighResult = torch.return_types.linalg_eigh
-SVDResult = torch.return_types.linalg_svd
 
 #: Spread of column norms (or of a positive definite diagonal) beyond which a matrix is graded.
 GRADED = 10.0
@@ -116,7 +113,7 @@ def _finish_polar(A: torch.Tensor, Up: torch.Tensor):
     """``A = U_p H`` with ``U_p`` converged: ``H = V diag(S) V^H``, ``U = U_p V``."""
     H = Up.mH @ A
     with progress.quiet():          # the SVD counts its Newton–Schulz steps, not these levels
-        w, V, _, ok = divide_and_conquer(0.5 * (H + H.mH))
+        w, V, _, ok = divide_and_conquer(hermitian_part(H))
     S = w.flip(-1).clamp_min(0)
     V = V.flip(-1)
     return Up @ V, S.to(real_dtype(A.dtype)), V.mH, ok
@@ -139,7 +136,7 @@ def _deflate(A: torch.Tensor, Up: torch.Tensor, depth: int = 0):
             break
         Up = Up @ (1.5 * eye - 0.5 * G)
         extra += 1
-    G = 0.5 * (G + G.mH)
+    G = hermitian_part(G)
     Pi = sharpen_projector(G, steps=40, rtol=1.0, floor=0.0)
     r = int(round(float(torch.diagonal(Pi).real.sum())))
     r = min(max(r, 0), n)
@@ -326,14 +323,6 @@ def _finish_members(U: torch.Tensor, its: torch.Tensor, limit: float, cap: int, 
     return U
 
 
-class PolarResult(NamedTuple):
-    """``A = U H``: ``U`` with orthonormal columns (rows, if ``A`` is wide), ``H`` Hermitian
-    positive semidefinite."""
-
-    U: torch.Tensor
-    H: torch.Tensor
-
-
 def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None,
           method: str = "newton_schulz") -> Outcome:
     """Kernel for ``polar(method=...)`` on a flattened, normalised batch ``(B, m, n)``.
@@ -371,7 +360,7 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
             # of its smallest singular values carry the rounding of their lifting, e.g. a 2 x 2 with
             # cond 1.2e3: 1.7e-14 against a tolerance of 7.9e-15) takes U = W V^H from its SVD.
             H = U.mH @ X
-            miss = residuals.polar_members(X, U, 0.5 * (H + H.mH)) > limit
+            miss = residuals.polar_members(X, U, hermitian_part(H)) > limit
             if bool(miss.any()):
                 idx = miss.nonzero().squeeze(-1)
                 W, S, Vh, _, _, _ = svd_factors(X[idx])
@@ -379,7 +368,7 @@ def polar(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter:
     if wide:
         U = U.mH
     H = U.mH @ A
-    H = 0.5 * (H + H.mH)
+    H = hermitian_part(H)
     r = residuals.polar_members(A, U, H)
     rec.final(r.max())
     orth = residuals.orthogonality_members(U.mH if wide else U)

@@ -46,13 +46,11 @@ import math
 
 import torch
 
-from . import residuals
-from .checks import eps, real_dtype
-from .outcome import Outcome
+from . import residuals, tolerances
+from .checks import real_dtype
+from .outcome import EighResult, Outcome, SVDResult
 from .result import Recorder
 
-SVDResult = torch.return_types.linalg_svd
-EighResult = torch.return_types.linalg_eigh
 
 _MAX_ITER = 5_000
 _PATIENCE = 300
@@ -127,7 +125,7 @@ def _ascend(
     norm_A = torch.where(norm_A > 0, norm_A, torch.ones_like(norm_A))
     alpha0 = 1.0 / (k * norm_A)
     alpha = alpha0.clone()
-    floor = 100 * eps(A.dtype)
+    floor = 100 * tolerances.machine_epsilon(A.dtype)
     cost, xi = gradients(X)
     res = residual_fn(X)
     best, since_best = res, 0
@@ -158,7 +156,7 @@ def _ascend(
             best, since_best = res, 0
         else:
             since_best += 1
-    target = math.sqrt(eps(A.dtype)) if tol is None else float(tol)
+    target = math.sqrt(tolerances.machine_epsilon(A.dtype)) if tol is None else float(tol)
     return X, res, iterations, target
 
 

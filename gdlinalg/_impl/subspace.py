@@ -23,8 +23,7 @@ import math
 
 import torch
 
-from . import residuals
-from .checks import eps
+from . import residuals, tolerances
 from .estimates import gaussian, hermitian_extreme
 from .jacobi import jacobi_eigh, jacobi_svd
 from .outcome import Outcome, summarise
@@ -40,7 +39,7 @@ def _orth(Y: torch.Tensor) -> torch.Tensor:
 
 
 def _defaults(A: torch.Tensor, tol: float | None, max_iter: int | None) -> tuple[float, float, int]:
-    u = eps(A.dtype)
+    u = tolerances.machine_epsilon(A.dtype)
     target = 10 * math.sqrt(max(A.shape[-2:])) * u if tol is None else tol
     accept = 100 * math.sqrt(max(A.shape[-2:])) * u if tol is None else tol
     return target, accept, (1000 if max_iter is None else max_iter)
@@ -135,7 +134,7 @@ def truncated_svd(A: torch.Tensor, k: int, *, rec: Recorder, tol: float | None =
     ``A A^H``, whose unwanted spectrum ``[0, s[l]^2]`` has the exact lower end 0."""
     Bn, m, n = A.shape
     target, accept, max_iter = _defaults(A, tol, max_iter)
-    u = eps(A.dtype)
+    u = tolerances.machine_epsilon(A.dtype)
     l = min(k + oversample, m, n)
     U = _orth(A @ gaussian((Bn, n, l), A, seed))
     S2 = torch.zeros(Bn, l, 1, dtype=torch.float64)
@@ -214,7 +213,7 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, rec: Record
     """
     Bn, n = A.shape[0], A.shape[-1]
     target, accept, max_iter = _defaults(A, tol, max_iter)
-    u = eps(A.dtype)
+    u = tolerances.machine_epsilon(A.dtype)
     l = min(k + oversample, n)
     sign = 1.0 if largest else -1.0
     M = sign * A

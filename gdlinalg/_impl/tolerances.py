@@ -18,9 +18,22 @@ import torch
 from .checks import real_dtype
 
 
+#: The precision ladder: the wider dtype a single-precision computation is carried out in
+#: (Jacobi rotations, residuals of refinement), and the narrower one a double-precision
+#: computation may start in (the first phase of the mixed-precision inverse).
+WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
+NARROWER = {wide: narrow for narrow, wide in WIDER.items()}
+
+
 def unit_roundoff(dtype: torch.dtype) -> float:
     """``u = eps / 2`` of ``dtype`` (of its real part for complex dtypes)."""
     return torch.finfo(real_dtype(dtype)).eps / 2
+
+
+def machine_epsilon(dtype: torch.dtype) -> float:
+    """``eps = 2 u`` of ``dtype`` (of its real part for complex dtypes): the distance from 1 to the
+    next number."""
+    return torch.finfo(real_dtype(dtype)).eps
 
 
 def inverse(n: int, kappa: float, dtype: torch.dtype) -> float:
