@@ -59,9 +59,8 @@ import torch
 from . import residuals, scaling, schur, tolerances
 from .checks import SingularMatrixError
 from .estimates import gaussian, norm2
-from .outcome import Outcome, hermitian_part, summarise
+from .outcome import Outcome, hermitian_part, judge, summarise
 from .polar import sharpen_projector
-from .pseudoinverse import judge
 from .residuals import fro
 from .result import Recorder
 

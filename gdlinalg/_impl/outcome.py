@@ -1,4 +1,6 @@
-"""What a method kernel hands back to the public wrapper."""
+"""What a method kernel hands back to the public wrapper, and the verdicts that decide whether it
+converged: :func:`summarise` for per-member residuals and further checks, :func:`judge` for a
+pseudo-inverse. Also the named tuples the kernels return and the Hermitian part."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from . import residuals, tolerances
+from .estimates import condition, norm2
 
 SVDResult = torch.return_types.linalg_svd
 EighResult = torch.return_types.linalg_eigh
@@ -96,3 +100,29 @@ def summarise(solution: Any, residual: torch.Tensor, tol: torch.Tensor, iteratio
                 why += f" (residual {r:.3e} within tol {t:.1e})"
                 break
     return Outcome(solution, False, r, iters, t, detail, why)
+
+
+def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float | None,
+          tau: torch.Tensor | None = None, extra_ok: torch.Tensor | None = None) -> Outcome:
+    """Outcome of a pseudo-inverse ``X`` of ``A`` with cut-off ``tau`` (``(B,)``, default none):
+    the residual of ``residuals.pinv_members`` against ``tol``, or by default against what the
+    condition number of the kept part allows; and, with a cut-off, ``||X||_2 <= 1/tau`` (nothing at
+    or below the cut-off was inverted)."""
+    r = residuals.pinv_members(A, X, tau=tau)
+    kappa = condition(A, X)
+    if tol is None:
+        size = max(A.shape[-2:])
+        limit = torch.tensor([tolerances.inverse(size, float(k), A.dtype) for k in kappa], dtype=torch.float64)
+    else:
+        limit = torch.full_like(r, float(tol))
+    checks = []
+    if extra_ok is not None:
+        checks.append(("the factorization it was built from did not converge", extra_ok, None, None))
+    if tau is not None:
+        # A singular value just above the cut is inverted (to 1/tau at most); rounding may move it
+        # across by a relative cond u, nothing more.
+        slack = 1 + 10 * tolerances.unit_roundoff(A.dtype) * kappa.clamp_min(1) + 1e-8
+        scaled_norm = norm2(X).to(torch.float64) * tau
+        checks.append(("||X||_2 times the cut-off (a value at or below the cut-off was inverted)",
+                       scaled_norm <= slack, scaled_norm, slack))
+    return summarise(X, r, limit, iterations, checks=tuple(checks))

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from . import progress, residuals, tolerances
+from . import progress
 from .checks import real_dtype
-from .estimates import condition, norm2
 from .jacobi import _WIDER
-from .outcome import Outcome, summarise
+from .outcome import Outcome, judge
 from .result import Recorder
 from .spectral import eigh_factors, svd_factors
 
@@ -76,29 +75,3 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
     out = judge(A, X, rec.steps(), tol, tau=cut.to(torch.float64), extra_ok=converged)
     rec.final(out.residual)
     return out
-
-
-def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float | None,
-          tau: torch.Tensor | None = None, extra_ok: torch.Tensor | None = None) -> Outcome:
-    """Outcome of a pseudo-inverse ``X`` of ``A`` with cut-off ``tau`` (``(B,)``, default none):
-    the residual of ``residuals.pinv_members`` against ``tol``, or by default against what the
-    condition number of the kept part allows; and, with a cut-off, ``||X||_2 <= 1/tau`` (nothing at
-    or below the cut-off was inverted)."""
-    r = residuals.pinv_members(A, X, tau=tau)
-    kappa = condition(A, X)
-    if tol is None:
-        size = max(A.shape[-2:])
-        limit = torch.tensor([tolerances.inverse(size, float(k), A.dtype) for k in kappa], dtype=torch.float64)
-    else:
-        limit = torch.full_like(r, float(tol))
-    checks = []
-    if extra_ok is not None:
-        checks.append(("the factorization it was built from did not converge", extra_ok, None, None))
-    if tau is not None:
-        # A singular value just above the cut is inverted (to 1/tau at most); rounding may move it
-        # across by a relative cond u, nothing more.
-        slack = 1 + 10 * tolerances.unit_roundoff(A.dtype) * kappa.clamp_min(1) + 1e-8
-        scaled_norm = norm2(X).to(torch.float64) * tau
-        checks.append(("||X||_2 times the cut-off (a value at or below the cut-off was inverted)",
-                       scaled_norm <= slack, scaled_norm, slack))
-    return summarise(X, r, limit, iterations, checks=tuple(checks))

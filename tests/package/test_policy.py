@@ -65,3 +65,49 @@ def test_every_public_function_has_numpydoc_example():
             obj = getattr(module, name)
             if inspect.isfunction(obj):
                 assert ">>>" in inspect.getdoc(obj), f"{module.__name__}.{name}"
+
+
+# ------------------------------------------------------------------------------------------------
+# the floors of gdlinalg/_impl: shared ground imports no kernel, no module reaches into another
+# ------------------------------------------------------------------------------------------------
+
+#: The ground: shared ideas every kernel stands on, each in one module named for it.
+GROUND = {"checks", "scaling", "estimates", "result", "completion", "progress", "tolerances", "residuals",
+          "outcome"}
+
+
+def _imports(path: pathlib.Path):
+    """(module imported from the package, names imported) for every relative import of ``path``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module is None:                       # from . import a, b
+                for alias in node.names:
+                    yield alias.name, []
+            else:
+                yield node.module, [a for a in node.names]
+
+
+def test_ground_modules_import_no_kernel():
+    offenders = []
+    for name in sorted(GROUND):
+        for module, _ in _imports(PACKAGE / "_impl" / f"{name}.py"):
+            if module not in GROUND:
+                offenders.append(f"{name}.py imports {module}")
+    assert not offenders, "the ground floor must not stand on a kernel:\n" + "\n".join(offenders)
+
+
+def test_no_module_imports_another_module_s_private_names():
+    offenders = []
+    for path in sorted((PACKAGE / "_impl").glob("*.py")):
+        for module, names in _imports(path):
+            offenders += [f"{path.name}: from .{module} import {a.name}" for a in names
+                          if a.name.startswith("_")]
+    assert not offenders, "a name another module needs is public in the module that owns it:\n" + "\n".join(offenders)
+
+
+def test_each_result_type_is_defined_once():
+    defined = [f"{path.name}: {line.strip()}" for path in sorted((PACKAGE / "_impl").glob("*.py"))
+               for line in path.read_text().splitlines()
+               if line.startswith(("SVDResult =", "EighResult =", "class PolarResult", "def hermitian_part",
+                                   "def _hermitian", "WIDER =", "_WIDER =", "_NARROW = {"))]
+    assert len(defined) == 5 and all(d.startswith(("outcome.py", "tolerances.py")) for d in defined), defined
