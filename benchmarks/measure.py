@@ -117,7 +117,10 @@ def inv_metrics(A: torch.Tensor, X: torch.Tensor, truth: dict) -> dict:
     A, X = _d(A), _d(X)
     n = A.shape[-1]
     R = torch.eye(n, dtype=A.dtype) - A @ X
-    return {"residual": _fro(R) / math.sqrt(n)}
+    # The right residual is what gdlinalg.inv promises; the left one, ||I - X A||, is measured
+    # beside it (it can be up to cond(A) times larger for a Newton–Schulz inverse).
+    L = torch.eye(n, dtype=A.dtype) - X @ A
+    return {"residual": _fro(R) / math.sqrt(n), "left_residual": _fro(L) / math.sqrt(n)}
 
 
 def solve_metrics(A: torch.Tensor, x: torch.Tensor, b: torch.Tensor, truth: dict) -> dict:

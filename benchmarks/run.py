@@ -40,9 +40,10 @@ COLUMNS = [
     "table", "op", "matrix", "size", "dtype", "method", "iterations", "converged", "runs", "seconds",
     "ref", "ref_params", "ref_runs", "ref_seconds", "ratio",
     "residual", "ref_residual", "orthogonality", "ref_orthogonality",
-    "value_error", "ref_value_error", "subspace_angle", "ref_subspace_angle", "note",
+    "value_error", "ref_value_error", "subspace_angle", "ref_subspace_angle",
+    "left_residual", "ref_left_residual", "note",
 ]
-METRICS = ("residual", "orthogonality", "value_error", "subspace_angle")
+METRICS = ("residual", "orthogonality", "value_error", "subspace_angle", "left_residual")
 MEMORY_COLUMNS = ["op", "size", "dtype", "method", "input_mb", "peak_mb", "peak_ratio", "ref", "ref_peak_mb",
                   "ref_peak_ratio", "mode"]
 TARGET_COLUMNS = ["target", "requirement", "measured", "status"]
