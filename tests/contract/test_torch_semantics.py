@@ -273,3 +273,21 @@ def test_the_inverse_promises_its_right_residual_and_the_left_one_within_cond_a(
     left = float(torch.linalg.matrix_norm(eye - X @ A) / 60 ** 0.5)
     assert res.converged and right <= res.tol
     assert left <= 1e10 * right * 1.01
+
+
+@pytest.mark.parametrize("shape, dtype", [((2000, 3), F64), ((3, 1500), torch.complex128), ((4, 900, 5), torch.float32)])
+def test_full_matrices_completes_tall_and_wide_inputs_from_householder_reflectors(shape, dtype):
+    """The completion QR'd an m x (m - k) Gaussian block twice, O(m^3): 4000 x 3 took 11.5 s. From
+    the k reflectors of a complete QR it is O(m^2 k); what is checked here is that the completed
+    factors are unitary and the reduced part unchanged."""
+    A = _draw(*shape, seed=10, dtype=dtype)
+    U, S, Vh = gdlinalg.svd(A, full_matrices=True)
+    Ur, Sr, Vhr = gdlinalg.svd(A, full_matrices=False)
+    m, n = shape[-2:]
+    tol = 50 * max(m, n) * torch.finfo(dtype).eps
+    assert U.shape == (*shape[:-2], m, m) and Vh.shape == (*shape[:-2], n, n)
+    assert float((U.mH @ U - torch.eye(m, dtype=dtype)).abs().max()) <= tol
+    assert float((Vh @ Vh.mH - torch.eye(n, dtype=dtype)).abs().max()) <= tol
+    k = min(m, n)
+    torch.testing.assert_close(U[..., :k], Ur)
+    torch.testing.assert_close(Vh[..., :k, :], Vhr)
