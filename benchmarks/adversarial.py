@@ -543,15 +543,25 @@ def _digits(A: torch.Tensor) -> int:
     """Decimal digits for an ``mpmath`` reference that resolves the smallest entry of ``A``
     relative to the largest, with 30 to spare."""
     a = A.abs()[A != 0].to(F64)
-    return 30 + int(math.ceil(math.log10(float(a.max() / a.min())))) if a.numel() else 30
+    return 30 + int(math.ceil(math.log10(float(a.max())) - math.log10(float(a.min())))) if a.numel() else 30
+
+
+def _mp_matrix(A: torch.Tensor):
+    """``A`` as an ``mpmath`` matrix, its entries exactly (complex entries as ``mpc``)."""
+    import mpmath
+
+    if A.is_complex():
+        A = A.to(C128)
+        return mpmath.matrix([[mpmath.mpc(float(z.real), float(z.imag)) for z in row] for row in A])
+    return mpmath.matrix(A.to(F64).tolist())
 
 
 def _mp_svdvals(A: torch.Tensor) -> torch.Tensor:
     import mpmath
 
     with mpmath.workdps(2 * _digits(A)):
-        M = mpmath.matrix(A.to(F64).tolist())
-        s = mpmath.svd_r(M, compute_uv=False)
+        M = _mp_matrix(A)
+        s = (mpmath.svd_c if A.is_complex() else mpmath.svd_r)(M, compute_uv=False)
         return torch.tensor(sorted((float(x) for x in s), reverse=True), dtype=F64)
 
 
@@ -559,9 +569,9 @@ def _mp_eigvalsh(A: torch.Tensor) -> torch.Tensor:
     import mpmath
 
     with mpmath.workdps(_digits(A)):
-        M = mpmath.matrix(A.to(F64).tolist())
-        w = mpmath.eigsy(M, eigvals_only=True)
-        return torch.tensor(sorted(float(x) for x in w), dtype=F64)
+        M = _mp_matrix(A)
+        w = mpmath.eighe(M, eigvals_only=True) if A.is_complex() else mpmath.eigsy(M, eigvals_only=True)
+        return torch.tensor(sorted(float(mpmath.re(x)) for x in w), dtype=F64)
 
 
 def relative_cases() -> list[Case]:
@@ -716,17 +726,231 @@ def torch_semantics_cases() -> list[Case]:
     # cond 1.7e16 > 1/u: it was returned with converged=True, a tolerance of 9.87 and 19 % error.
     out.append(Case("inv", "hilbert(12), cond 1.7e16 > 1/u, must raise", singular(lambda: matrices.hilbert(12)),
                     gdlinalg.SingularMatrixError))
+
+
+# -- class 8: the whole float range inside one matrix ------------------------------------------------
+
+
+def _powers(hi: int, lo: int, n: int) -> torch.Tensor:
+    """``n`` exact powers of two from ``2^hi`` down to ``2^lo`` (geometric), so that ``B D`` and
+    ``D B`` are formed exactly."""
+    return torch.pow(torch.tensor(2.0, dtype=F64), torch.linspace(hi, lo, n, dtype=F64).round())
+
+
+def _gauss(m: int, n: int, seed: int, dtype: torch.dtype = F64) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    if dtype.is_complex:
+        return torch.complex(torch.randn(m, n, generator=gen, dtype=F64), torch.randn(m, n, generator=gen, dtype=F64))
+    return torch.randn(m, n, generator=gen, dtype=F64)
+
+
+def _norm(X: torch.Tensor, dim) -> torch.Tensor:
+    """Euclidean norm over ``dim`` without overflow or underflow: each slice divided by the power of
+    two of its largest entry first."""
+    top = X.abs().amax(dim=dim, keepdim=True)
+    _, e = torch.frexp(torch.where(top > 0, top, torch.ones_like(top)))
+    e = e.to(F64)
+    half = torch.floor(e / 2)
+    two = torch.tensor(2.0, dtype=F64)
+    Y = X * torch.pow(two, -half) * torch.pow(two, half - e)
+    return torch.linalg.vector_norm(Y, dim=dim) * torch.pow(two, half).squeeze() * torch.pow(two, e - half).squeeze()
+
+
+def componentwise_error(A: torch.Tensor, out) -> float:
+    """Largest relative reconstruction error of a column or a row, ``||(U S Vh - A) e_j|| /
+    ||A e_j||`` and the same for rows: it sees a singular vector of a tiny singular value (a tiny
+    column or row of ``A``) that the normwise measure cannot."""
+    U, S, Vh = (wide(t) for t in out)
+    A = wide(A)
+    k = S.shape[-1]
+    R = (U[..., :k] * S.to(U.dtype).unsqueeze(-2)) @ Vh[..., :k, :] - A
+    cols = _norm(R, -2) / _norm(A, -2)
+    rows = _norm(R, -1) / _norm(A, -1)
+    return float(torch.maximum(cols.max(), rows.max()))
+
+
+def pinv_forward_error(X: torch.Tensor, exact: torch.Tensor) -> float:
+    """``||X - A^+||_F / ||A^+||_F`` without overflow (``A^+`` may have entries near 1e300)."""
+    X, exact = wide(X), wide(exact)
+    return float((_norm(X - exact, (-2, -1)) / _norm(exact, (-2, -1))).max())
+
+
+def _worst(parts: list[tuple[str, float, float, float]], res=None) -> Measured:
+    """The component furthest beyond its bound (``parts``: name, error, torch's error, bound); the
+    note lists them all."""
+    name, err, _, bound = max(parts, key=lambda p: p[1] / p[3] if math.isfinite(p[1]) else math.inf)
+    note = "; ".join(f"{n} {e:.1e} (torch {t:.1e}, bound {b:.1e})" for n, e, t, b in parts)
+    return Measured(err, bound, res, note)
+
+
+def range_svd_case(name: str, make: Callable[[], torch.Tensor], *, values: torch.Tensor | None = None,
+                   relative: bool = True, componentwise: bool = False, svdvals: bool = False) -> Case:
+    """SVD (or ``svdvals``) of a matrix whose entries span much of the float range. Measured: the
+    normwise error of ``svd_error`` against torch's; the largest relative error of a singular value
+    against ``mpmath`` (or ``values``), within ``100 n u`` when ``relative`` (the matrix determines
+    its singular values to that relative accuracy), else within 20x torch's; and with
+    ``componentwise``, the column- and row-wise reconstruction error against torch's."""
+    def run() -> Measured:
+        M = make()
+        if values is not None:
+            truth = values
+        else:
+            truth = torch.stack([_mp_svdvals(x) for x in M]) if M.dim() > 2 else _mp_svdvals(M)
+        n = max(M.shape[-2:])
+        T = _each(lambda x: torch.linalg.svd(x, full_matrices=False), M)
+        t_rel = relative_error(T.S, truth)
+        rel = ("relative", t_rel, 100 * n * u(M.dtype) if relative else _torch_bound(t_rel, n, M.dtype))
+        if svdvals:
+            S = gdlinalg.svdvals(M)
+            return _worst([(rel[0], relative_error(S, truth), rel[1], rel[2])])
+        res = gdlinalg.svd_result(M, full_matrices=False)
+        t_norm = svd_error(M, T, truth)
+        parts = [("normwise", svd_error(M, res.solution, truth), t_norm, _torch_bound(t_norm, n, M.dtype)),
+                 (rel[0], relative_error(res.solution.S, truth), rel[1], rel[2])]
+        if componentwise:
+            t_comp = componentwise_error(M, T)
+            parts.append(("componentwise", componentwise_error(M, res.solution), t_comp, _torch_bound(t_comp, n, M.dtype)))
+        return _worst(parts, res)
+    return Case("range", name, run)
+
+
+def range_eigh_case(name: str, make: Callable[[], torch.Tensor], *, values: torch.Tensor | None = None,
+                    relative: bool | None = True) -> Case:
+    """eigh of a Hermitian matrix whose entries span much of the float range: normwise
+    (``eigh_error``) against torch's, and the relative error of every eigenvalue against ``mpmath``
+    (or ``values``), within ``100 n u`` when ``relative``, within 20x torch's when False, not
+    measured when None (an indefinite matrix: its eigenvalues are promised to ``u ||A||``)."""
+    def run() -> Measured:
+        M = make()
+        truth = _mp_eigvalsh(M) if values is None else values
+        n = M.shape[-1]
+        T = torch.linalg.eigh(M)
+        t_rel, t_norm = relative_error(T.eigenvalues, truth), eigh_error(M, T, truth)
+        res = gdlinalg.eigh_result(M)
+        parts = [("normwise", eigh_error(M, res.solution, truth), t_norm, _torch_bound(t_norm, n, M.dtype))]
+        if relative is not None:
+            parts.append(("relative", relative_error(res.solution.eigenvalues, truth), t_rel,
+                          100 * n * u(M.dtype) if relative else _torch_bound(t_rel, n, M.dtype)))
+        return _worst(parts, res)
+    return Case("range", name, run)
+
+
+def range_pinv_case(name: str, B: Callable[[], torch.Tensor], d: torch.Tensor, dtype: torch.dtype = F64, *,
+                    relative: bool = False, **kw) -> Case:
+    """pinv of the column-graded ``A = B D`` (``D`` powers of two, so ``A`` is exact), whose
+    pseudo-inverse is ``D^-1 B^+``: its largest rows come from the smallest singular values. The
+    forward error must be within 20x torch's, or within ``50 n u`` when ``relative`` (the matrix
+    determines its pseudo-inverse to that accuracy)."""
+    def run() -> Measured:
+        Bm = B()
+        A = (Bm * d.to(Bm.dtype)).to(dtype)
+        exact = (1 / d).unsqueeze(-1).to(Bm.dtype) * torch.linalg.pinv(Bm)
+        res = gdlinalg.pinv_result(A, **kw)
+        torch_kw = {k: v for k, v in kw.items() if k in ("atol", "rtol", "hermitian")}
+        ref = pinv_forward_error(torch.linalg.pinv(A, **torch_kw), exact)
+        bound = floor(max(A.shape), dtype) if relative else _torch_bound(ref, max(A.shape), dtype)
+        return _worst([("forward", pinv_forward_error(res.solution, exact), ref, bound)], res)
+    return Case("range", name, run)
+
+
+def _hermitian_graded(n: int, hi: int, lo: int, seed: int, dtype: torch.dtype = F64) -> Callable[[], torch.Tensor]:
+    """``D H D`` with ``H`` positive definite (condition 10, unit diagonal) and ``D`` exact powers
+    of two from ``2^hi`` to ``2^lo``: eigenvalues from about ``4^hi`` to ``4^lo``."""
+    def make():
+        H = matrices.random_spd(n, cond=10.0, seed=seed, dtype=C128 if dtype.is_complex else F64)
+        h = torch.diagonal(H).real.rsqrt()
+        D = _powers(hi, lo, n)
+        A = (D * h).unsqueeze(-1).to(H.dtype) * H * (D * h).unsqueeze(-2).to(H.dtype)
+        return ((A + A.mH) / 2).to(dtype)
+    return make
+
+
+def range_cases() -> list[Case]:
+    out: list[Case] = []
+    # (a) Columns far below the largest: their squared norms and inner products underflow unless
+    # every rotation is computed from scaled columns.
+    out.append(range_svd_case("column-graded B D 12x8, D from 1 to 2^-830 (1e-250)",
+                              lambda: _gauss(12, 8, 101) * _powers(0, -830, 8), componentwise=True))
+    out.append(range_svd_case("row-graded D B 12x8, D from 1 to 2^-830 (1e-250)",
+                              lambda: _powers(0, -830, 12).unsqueeze(-1) * _gauss(12, 8, 102), componentwise=True))
+    out.append(range_svd_case("row-graded D B 12x8, D from 2^990 to 2^-990 (row-sorted, pivoted QR first)",
+                              lambda: _powers(990, -990, 12).unsqueeze(-1) * _gauss(12, 8, 118)))
+    out.append(range_svd_case("row-graded D B 10x10, D from 2^990 to 2^-990 (rotates the rows)",
+                              lambda: _powers(990, -990, 10).unsqueeze(-1) * _gauss(10, 10, 119)))
+    out.append(range_svd_case("wide column-graded 6x14 complex128, D from 2^990 to 2^-990",
+                              lambda: _gauss(6, 14, 120, C128) * _powers(990, -990, 14)))
+    def big_entry():
+        G = _gauss(10, 10, 103)
+        G[2, 5] = 1e200
+        return G
+    out.append(range_svd_case("one 1e200 entry among 10x10 Gaussians", big_entry, componentwise=True))
+    # (b) Entries more than 2^1022 apart: a normalisation by the largest entry flushes the small ones.
+    out.append(range_svd_case("svd diag(2^540, 2^-540)", lambda: torch.diag(torch.tensor([2.0 ** 540, 2.0 ** -540], dtype=F64)),
+                              values=torch.tensor([2.0 ** 540, 2.0 ** -540], dtype=F64), componentwise=True))
+    out.append(range_eigh_case("eigh diag(2^540, 2^-540)", lambda: torch.diag(torch.tensor([2.0 ** 540, 2.0 ** -540], dtype=F64)),
+                               values=torch.tensor([2.0 ** -540, 2.0 ** 540], dtype=F64)))
+    out.append(range_eigh_case("eigh indefinite diag(2^540, -2^-540, 1)",
+                               lambda: torch.diag(torch.tensor([2.0 ** 540, -2.0 ** -540, 1.0], dtype=F64)),
+                               values=torch.tensor([-2.0 ** -540, 1.0, 2.0 ** 540], dtype=F64)))
+    out.append(range_svd_case("complex128 i diag(2^530, 1, 2^-530)",
+                              lambda: 1j * torch.diag(torch.tensor([2.0 ** 530, 1.0, 2.0 ** -530], dtype=F64)).to(C128),
+                              values=torch.tensor([2.0 ** 530, 1.0, 2.0 ** -530], dtype=F64), componentwise=True))
+    # The whole range: entries from 1e-300 to 1e300 in one matrix.
+    out.append(range_svd_case("column-graded B D 12x8, D from 2^990 to 2^-990 (1e+-298)",
+                              lambda: _gauss(12, 8, 104) * _powers(990, -990, 8)))
+    def both_ends():
+        G = _gauss(10, 10, 105)
+        G[2, 5], G[7, 1] = 1e300, 1e-300
+        return G
+    out.append(range_svd_case("svdvals: 1e300 and 1e-300 among 10x10 Gaussians", both_ends, svdvals=True))
+    out.append(range_eigh_case("graded spd D H D 10x10, diagonal from 2^990 to 2^-990",
+                               _hermitian_graded(10, 495, -495, 106)))
+    def indefinite():
+        H = matrices.random_symmetric(10, seed=121, eigenvalues=torch.tensor([-3, -2, -1, -.5, .5, 1, 2, 3, 4, 5.], dtype=F64))
+        d = _powers(300, -300, 10)
+        return d.unsqueeze(-1) * H * d
+    out.append(range_eigh_case("indefinite D H D 10x10, D from 2^300 to 2^-300 (normwise)", indefinite, relative=None))
+    # (c) A singular value 1e-295 below the largest: its singular vector is computed, not completed.
+    def tiny_column():
+        B = _gauss(8, 6, 107)
+        B[:, -1] *= 1e-295
+        return B
+    out.append(range_svd_case("last column scaled by 1e-295 (sigma_min 1e-295 below sigma_1)", tiny_column, componentwise=True))
+    # float32 and complex analogues.
+    out.append(range_svd_case("float32 column-graded 10x10, D from 2^100 to 2^-100",
+                              lambda: (_gauss(10, 10, 108) * _powers(100, -100, 10)).to(F32)))
+    out.append(range_svd_case("float32 row-graded 10x10, D from 2^100 to 2^-100",
+                              lambda: (_powers(100, -100, 10).unsqueeze(-1) * _gauss(10, 10, 109)).to(F32)))
+    out.append(range_eigh_case("float32 eigh diag(2^80, 2^-80)", lambda: torch.diag(torch.tensor([2.0 ** 80, 2.0 ** -80])),
+                               values=torch.tensor([2.0 ** -80, 2.0 ** 80], dtype=F64)))
+    out.append(range_eigh_case("float32 graded spd D H D 8x8, diagonal from 2^100 to 2^-100",
+                               _hermitian_graded(8, 50, -50, 110, F32)))
+    out.append(range_svd_case("complex128 column-graded 10x6, D from 1 to 2^-900",
+                              lambda: _gauss(10, 6, 111, C128) * _powers(0, -900, 6), componentwise=True))
+    out.append(range_svd_case("complex64 column-graded 8x6, D from 2^100 to 2^-100",
+                              lambda: (_gauss(8, 6, 112, C128) * _powers(100, -100, 6)).to(C64)))
+    out.append(range_eigh_case("complex128 graded D H D 10x10, diagonal from 1 to 2^-900",
+                               _hermitian_graded(10, 0, -450, 113, C128)))
+    # A batch: a whole-range member next to a plain one, each normalised and routed on its own.
+    def batch():
+        return torch.stack([_gauss(9, 6, 114) * _powers(990, -990, 6), _gauss(9, 6, 115)])
+    out.append(range_svd_case("batch: whole-range member next to a Gaussian one", batch))
+    # pinv without a cut-off: the rows of A^+ near 2^830 come from the smallest singular values.
+    out.append(range_pinv_case("pinv(rtol=0) of column-graded B D 12x8, D from 1 to 2^-830",
+                               lambda: _gauss(12, 8, 116), _powers(0, -830, 8), rtol=0.0))
+    out.append(range_pinv_case("pinv(rtol=0) of column-graded B D 12x8, D from 2^990 to 2^-990",
+                               lambda: _gauss(12, 8, 117), _powers(990, -990, 8), relative=True, rtol=0.0))
     return out
 
 
 def all_cases() -> list[Case]:
     return (scale_cases() + pinv_cases() + batch_cases() + solve_cases() + inv_cases() + relative_cases()
-            + truncated_cases() + torch_semantics_cases())
+            + truncated_cases() + torch_semantics_cases() + range_cases())
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default="", help="comma-separated classes (scale, pinv, batch, solve, inv, relative, truncated)")
+    p.add_argument("--only", default="", help="comma-separated classes (scale, pinv, batch, solve, inv, relative, truncated, range)")
     args = p.parse_args(argv)
     only = {c for c in args.only.split(",") if c}
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -17,7 +17,7 @@ import torch
 from . import pseudoinverse, scaling
 from .checks import all_finite, check_hermitian_input, check_matrix, check_rank_k, real_dtype
 from .completion import complete_orthonormal
-from .dispatch import methods, run as _run, scaled
+from .dispatch import keep_range, methods, run as _run, scaled
 from .result import Result
 from .outcome import EighResult, PolarResult, SVDResult
 
@@ -35,10 +35,11 @@ def _detached(A: torch.Tensor) -> torch.Tensor:
 
 def _prepare(A: torch.Tensor, op: str, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The flattened, detached batch, normalised by a power of two per matrix unless ``method``
-    refers to the input's own scale; and the exponents (zeros when not normalised)."""
+    refers to the input's own scale (keeping every entry, however small, if the method takes the
+    whole float range: ``Method.keep_range``); and the exponents (zeros when not normalised)."""
     A = _flat(_detached(A))
     if scaled(op, method):
-        return scaling.normalise(A)
+        return scaling.normalise(A, keep_range=keep_range(op, method))
     return A, torch.zeros(A.shape[0], dtype=torch.int64, device=A.device)
 
 

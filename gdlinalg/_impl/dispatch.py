@@ -32,6 +32,10 @@ class Method:
     otherwise members are run one at a time, each exactly as if alone. ``scaled``: the kernel runs
     on the input normalised by a power of two (``scaling.py``), so its answer scales exactly;
     methods whose hyperparameters (learning rates) refer to the input's own scale are not.
+    ``keep_range``: the kernel takes a matrix whose entries span the whole float range, so the
+    normalisation keeps every entry (``scaling.normalise(..., keep_range=True)``); the others
+    compute to an absolute accuracy of a few ``u ||A||``, which entries more than ``2^1000`` (float32:
+    ``2^112``) below the largest cannot change, and get the plain normalisation.
     ``tol`` / ``max_iter``: whether the method has a stopping tolerance and an iteration cap (a
     method without one refuses the option instead of ignoring it). Its other options are the
     keyword-only parameters of ``kernel`` (see :func:`options`)."""
@@ -39,6 +43,7 @@ class Method:
     kernel: Callable[..., Outcome]
     per_member: bool = True
     scaled: bool = True
+    keep_range: bool = False
     tol: bool = True
     max_iter: bool = True
 
@@ -56,22 +61,22 @@ REGISTRY: dict[str, dict[str, Method]] = {
         "gradient": Method(gradient.solve, per_member=False, scaled=False),
     },
     "pinv": {
-        "svd": Method(pseudoinverse.pinv),
+        "svd": Method(pseudoinverse.pinv, keep_range=True),
         "newton_schulz": Method(newton_schulz.pinv),
         "gradient": Method(gradient.pinv, per_member=False, scaled=False),
     },
     "svd": {
-        "auto": Method(partial(spectral.svd, route="auto")),
+        "auto": Method(partial(spectral.svd, route="auto"), keep_range=True),
         "polar": Method(partial(spectral.svd, route="polar"), tol=False),
-        "jacobi": Method(jacobi.svd),
+        "jacobi": Method(jacobi.svd, keep_range=True),
         "stiefel": Method(stiefel.svd, per_member=False),
         "gradient": Method(gradient.svd, per_member=False, scaled=False),
         "blog": Method(blog.svd, per_member=False, scaled=False),
     },
     "eigh": {
-        "auto": Method(partial(spectral.eigh, route="auto")),
+        "auto": Method(partial(spectral.eigh, route="auto"), keep_range=True),
         "divide": Method(partial(spectral.eigh, route="divide"), tol=False, max_iter=False),
-        "jacobi": Method(jacobi.eigh),
+        "jacobi": Method(jacobi.eigh, keep_range=True),
         "stiefel": Method(stiefel.eigh, per_member=False),
     },
     "polar": {
@@ -181,6 +186,11 @@ def check_options(op: str, method: str, given: dict[str, Any]) -> None:
 def scaled(op: str, method: str) -> bool:
     """Whether ``method`` runs on the input normalised by a power of two (``scaling.py``)."""
     return _table(op)[method].scaled if method in _table(op) else True
+
+
+def keep_range(op: str, method: str) -> bool:
+    """Whether ``method``'s normalisation keeps every entry (``Method.keep_range``)."""
+    return _table(op)[method].keep_range if method in _table(op) else False
 
 
 def _concat(parts: list[Any]) -> Any:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .scaling import ldexp, norm
+
 
 def gaussian(shape: tuple[int, ...], like: torch.Tensor, seed: int) -> torch.Tensor:
     """Standard normal draws of ``like``'s dtype and device (complex: independent real and
@@ -26,7 +28,7 @@ def gaussian(shape: tuple[int, ...], like: torch.Tensor, seed: int) -> torch.Ten
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
     tiny = torch.finfo(x.real.dtype if x.is_complex() else x.dtype).tiny
-    return x / torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp_min(tiny)
+    return x / norm(x, dim=(-2, -1), keepdim=True).clamp_min(tiny)
 
 
 def norm2(A: torch.Tensor, *, steps: int = 8, seed: int = 0) -> torch.Tensor:
@@ -36,8 +38,11 @@ def norm2(A: torch.Tensor, *, steps: int = 8, seed: int = 0) -> torch.Tensor:
     est = torch.zeros(A.shape[:-2], dtype=x.real.dtype, device=A.device)
     for _ in range(steps):
         y = A @ x
-        est = torch.linalg.vector_norm(y, dim=(-2, -1))
-        x = _unit(A.mH @ y)
+        est = norm(y, dim=(-2, -1))
+        # y divided by the power of two nearest its norm (exactly), so that A^H y cannot overflow
+        # when ||A|| is near 1e300; the direction, and so x, is the same to the last bit.
+        _, k = torch.frexp(est)
+        x = _unit(A.mH @ ldexp(y, -k.to(est.dtype).view(*k.shape, 1, 1)))
     return est
 
 
@@ -51,7 +56,7 @@ def hermitian_extreme(apply, shape: tuple[int, ...], like: torch.Tensor, *, step
     est = torch.zeros(shape[:-2], dtype=x.real.dtype, device=like.device)
     for _ in range(steps):
         y = apply(x)
-        est = torch.linalg.vector_norm(y, dim=(-2, -1))
+        est = norm(y, dim=(-2, -1))
         x = _unit(y)
     return est
 

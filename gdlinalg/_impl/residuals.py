@@ -4,7 +4,8 @@ The ``*_members`` functions return one value per matrix of a batch (float64, sha
 batch flattened to ``(B, m, n)``); the plain functions return the largest as a float. They are
 always computed from the returned solution itself, never from a recursively updated quantity (which
 can report 1e-14 while the true residual is 1e-7). Every measure is relative, so it does not
-change when a matrix is scaled by a power of two.
+change when a matrix is scaled by a power of two, and its norms neither overflow nor underflow
+(``scaling.norm``), so it holds for a matrix whose entries span the whole float range.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import math
 import torch
 
 from .estimates import norm2
+from .scaling import norm
 
 
 def fro(X: torch.Tensor) -> torch.Tensor:
-    """Frobenius norm of each matrix of ``X``, in float64 (the type every residual is kept in)."""
-    return torch.linalg.matrix_norm(X, ord="fro").to(torch.float64)
+    """Frobenius norm of each matrix of ``X``, in float64 (the type every residual is kept in),
+    without overflow or underflow."""
+    return norm(X, dim=(-2, -1)).to(torch.float64)
 
 
 def _safe_max(x: torch.Tensor) -> float:

@@ -13,7 +13,10 @@ by ``cond(B)`` (Demmel & Veselić 1992), and the eigenvalues of a graded positiv
 ``D H D`` through its Cholesky factor likewise. Graded means here that the column (or row) norms
 of ``A``, or the diagonal of a positive definite ``A``, span more than a factor ``GRADED = 10``:
 below that, ``cond(B) >= cond(A) / 10`` for any such grading, so Jacobi could not be more than ten
-times as accurate as the fast route. Matrices of size at most ``SMALL = 8`` go to Jacobi too.
+times as accurate as the fast route. Matrices of size at most ``SMALL = 8`` go to Jacobi too,
+and so do matrices whose entries span more than the normalisation can hold with the largest below
+1 (``scaling.normalise(..., keep_range=True)``: a largest entry of 1 or more): Jacobi computes
+every quantity from scaled columns, the fast routes assume entries of order one.
 ``Result.method`` says which route was taken.
 """
 
@@ -23,7 +26,7 @@ import math
 
 import torch
 
-from . import progress, residuals, tolerances
+from . import progress, residuals, scaling, tolerances
 from .checks import real_dtype
 from .completion import complete_orthonormal
 from .divide import divide_and_conquer
@@ -49,18 +52,21 @@ SMALL = 8
 
 def graded_svd(A: torch.Tensor) -> torch.Tensor:
     """Per matrix, whether it goes to Jacobi: column or row norms spanning more than ``GRADED``,
-    or ``min(m, n) <= SMALL``."""
+    ``min(m, n) <= SMALL``, or entries spanning the whole float range (a largest entry of 1 or
+    more after the normalisation)."""
+    wide = scaling.max_exponent(A) > 0
     cols = torch.linalg.vector_norm(A, dim=-2)
     rows = torch.linalg.vector_norm(A, dim=-1)
-    return (_spread(cols) > GRADED) | (_spread(rows) > GRADED) | (min(A.shape[-2:]) <= SMALL)
+    return wide | (_spread(cols) > GRADED) | (_spread(rows) > GRADED) | (min(A.shape[-2:]) <= SMALL)
 
 
 def graded_eigh(A: torch.Tensor) -> torch.Tensor:
     """Per Hermitian matrix, whether it goes to Jacobi: a positive diagonal spanning more than
     ``GRADED`` (a candidate for the relatively accurate Cholesky route; Jacobi then checks
-    definiteness), or ``n <= SMALL``."""
+    definiteness), ``n <= SMALL``, or entries spanning the whole float range."""
+    wide = scaling.max_exponent(A) > 0
     d = torch.diagonal(A, dim1=-2, dim2=-1).real
-    return ((d.amin(-1) > 0) & (_spread(d) > GRADED)) | (A.shape[-1] <= SMALL)
+    return wide | ((d.amin(-1) > 0) & (_spread(d) > GRADED)) | (A.shape[-1] <= SMALL)
 
 
 # ------------------------------------------------------------------------------------------------

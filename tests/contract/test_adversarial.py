@@ -32,7 +32,7 @@ def test_every_class_has_three_cases():
     classes = {}
     for c in CASES:
         classes[c.cls] = classes.get(c.cls, 0) + 1
-    assert set(classes) == {"scale", "pinv", "batch", "solve", "inv", "relative", "truncated"}
+    assert set(classes) == {"scale", "pinv", "batch", "solve", "inv", "relative", "truncated", "range"}
     assert min(classes.values()) >= 3
 
 
@@ -88,3 +88,24 @@ def test_power_of_two_scaling_is_exact(dtype, j, seed):
         w1, Q1 = gdlinalg.truncated_eigh(H * f, 2, largest=largest)
         w0, Q0 = gdlinalg.truncated_eigh(H, 2, largest=largest)
         assert _same(Q1, Q0) and _same(w1, w0 * f)
+
+
+@pytest.mark.parametrize("j", [-40, -1, 9, 40])
+def test_power_of_two_scaling_is_exact_across_the_float_range(j):
+    """Entries from about 2^960 to 2^-960 in one matrix: the normalisation keeps every one of them
+    (its largest entry is then above 1), and still moves with the input's exponent."""
+    f = 2.0 ** j
+    two = torch.tensor(2.0, dtype=torch.float64)
+    d = torch.pow(two, torch.linspace(960, -960, 8, dtype=torch.float64).round())
+    gen = torch.Generator().manual_seed(7)
+    A = torch.randn(10, 8, generator=gen, dtype=torch.float64) * d
+    U1, S1, V1 = gdlinalg.svd(A * f, full_matrices=False)
+    U0, S0, V0 = gdlinalg.svd(A, full_matrices=False)
+    assert _same(U1, U0) and _same(V1, V0) and _same(S1, S0 * f)
+    assert _same(gdlinalg.pinv(A * f, rtol=0.0), gdlinalg.pinv(A, rtol=0.0) / f)
+    dh = torch.pow(two, torch.linspace(480, -480, 8, dtype=torch.float64).round())
+    H = matrices.random_spd(8, cond=10.0, seed=8)
+    H = dh.unsqueeze(-1) * H * dh
+    w1, Q1 = gdlinalg.eigh(H * f)
+    w0, Q0 = gdlinalg.eigh(H)
+    assert _same(Q1, Q0) and _same(w1, w0 * f)
