@@ -42,14 +42,10 @@ from .checks import real_dtype
 from .cholesky import cholesky
 from .completion import complete_orthonormal
 from .estimates import hermitian_extreme
-from .outcome import Outcome, summarise
+from .outcome import EighResult, Outcome, SVDResult, summarise
 from .result import Recorder
 
-EighResult = torch.return_types.linalg_eigh
-SVDResult = torch.return_types.linalg_svd
 
-#: Single precision is rotated in double precision (see ``svd``).
-_WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
 
 
 def _round_robin_permutation(n: int, device: torch.device) -> torch.Tensor:
@@ -507,13 +503,13 @@ def svd(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
     A member has converged when its columns were orthogonal to ``tol`` and its factors pass the
     final checks: reconstruction and orthogonality within what rounding allows.
     """
-    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    work = A.to(tolerances.WIDER.get(A.dtype, A.dtype))
     U, S, Vh, sweeps, converged = jacobi_svd(work, tol, max_iter, rec)
     U, S, Vh = U.to(A.dtype), S.to(real_dtype(A.dtype)), Vh.to(A.dtype)
-    return _svd_outcome(A, U, S, Vh, sweeps, converged)
+    return svd_outcome(A, U, S, Vh, sweeps, converged)
 
 
-def _svd_outcome(A, U, S, Vh, iterations, converged) -> Outcome:
+def svd_outcome(A, U, S, Vh, iterations, converged) -> Outcome:
     m, n = A.shape[-2:]
     limit = tolerances.backward(max(m, n), A.dtype)
     res = residuals.svd_members(A, U, S, Vh)
@@ -610,7 +606,7 @@ def _solve_shifted(A: torch.Tensor, c: torch.Tensor, tol, max_sweeps, rec):
 
 def eigh(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: int | None = None) -> Outcome:
     """Kernel for ``eigh(method="jacobi")``; single precision is rotated in double, as in ``svd``."""
-    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    work = A.to(tolerances.WIDER.get(A.dtype, A.dtype))
     w, V, sweeps, converged = jacobi_eigh(work, tol, max_iter, rec)
     w, V = w.to(real_dtype(A.dtype)), V.to(A.dtype)
     # Members on the Cholesky and on the shifted route are swept one group after the other.

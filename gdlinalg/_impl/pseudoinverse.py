@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from . import progress
+from . import progress, tolerances
 from .checks import real_dtype
-from .jacobi import _WIDER
 from .outcome import Outcome, judge
 from .result import Recorder
 from .spectral import eigh_factors, svd_factors
@@ -55,7 +54,7 @@ def pinv(A: torch.Tensor, *, rec: Recorder, rtol: torch.Tensor, atol: torch.Tens
          tol: float | None = None, max_iter: int | None = None) -> Outcome:
     """Kernel for ``pinv(method="svd")`` on a flattened, normalised batch (``atol`` already in the
     normalised scale). The residual is the pair of Penrose conditions of ``residuals.pinv``."""
-    work = A.to(_WIDER.get(A.dtype, A.dtype))
+    work = A.to(tolerances.WIDER.get(A.dtype, A.dtype))
     rd = real_dtype(work.dtype)
     with progress.recording(rec):
         if hermitian:

@@ -30,7 +30,7 @@ from . import progress, residuals, scaling, tolerances
 from .checks import real_dtype
 from .completion import complete_orthonormal
 from .divide import divide_and_conquer
-from .jacobi import _WIDER, _svd_outcome, eigh_outcome, jacobi_eigh, jacobi_svd
+from .jacobi import eigh_outcome, jacobi_eigh, jacobi_svd, svd_outcome
 from .outcome import Outcome, PolarResult, hermitian_part, summarise
 from .polar import newton_schulz, qdwh, sharpen_projector, start_scale
 from .result import Recorder
@@ -216,7 +216,7 @@ def svd_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = Non
     conv = torch.ones(Bn, dtype=torch.bool)
     fast = (~jac).nonzero().squeeze(-1)
     if fast.numel():
-        work = A[fast].to(_WIDER.get(A.dtype, A.dtype))
+        work = A[fast].to(tolerances.WIDER.get(A.dtype, A.dtype))
         u_, s_, v_, steps, ok = polar_svd(work, max_iter)
         U[fast], S[fast], Vh[fast] = u_.to(A.dtype), s_.to(S.dtype), v_.to(A.dtype)
         its[fast] = steps
@@ -230,7 +230,7 @@ def svd_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = Non
             jac[fast[bad]] = True
     slow = jac.nonzero().squeeze(-1)
     if slow.numel():
-        u_, s_, v_, sweeps, ok = jacobi_svd(A[slow].to(_WIDER.get(A.dtype, A.dtype)), tol, max_iter)
+        u_, s_, v_, sweeps, ok = jacobi_svd(A[slow].to(tolerances.WIDER.get(A.dtype, A.dtype)), tol, max_iter)
         U[slow], S[slow], Vh[slow] = u_.to(A.dtype), s_.to(S.dtype), v_.to(A.dtype)
         its[slow] = sweeps
         conv[slow] = ok
@@ -244,7 +244,7 @@ def svd(A: torch.Tensor, *, rec: Recorder, tol: float | None = None, max_iter: i
     with progress.recording(rec):
         U, S, Vh, its, conv, rec.method = svd_factors(A, route=route, tol=tol, max_iter=max_iter)
     rec.final(residuals.svd(A, U, S, Vh))
-    return _svd_outcome(A, U, S, Vh, rec.steps(), conv)
+    return svd_outcome(A, U, S, Vh, rec.steps(), conv)
 
 
 def _route_name(jac: torch.Tensor, fast: str) -> str:
@@ -271,7 +271,7 @@ def eigh_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = No
     conv = torch.ones(Bn, dtype=torch.bool)
     fast = (~jac).nonzero().squeeze(-1)
     if fast.numel():
-        work = A[fast].to(_WIDER.get(A.dtype, A.dtype))
+        work = A[fast].to(tolerances.WIDER.get(A.dtype, A.dtype))
         w_, V_, levels, ok = divide_and_conquer(work)
         w[fast], V[fast] = w_.to(w.dtype), V_.to(A.dtype)
         its[fast] = levels
@@ -283,7 +283,7 @@ def eigh_factors(A: torch.Tensor, *, route: str = "auto", tol: float | None = No
             jac[fast[bad]] = True
     slow = jac.nonzero().squeeze(-1)
     if slow.numel():
-        w_, V_, sweeps, ok = jacobi_eigh(A[slow].to(_WIDER.get(A.dtype, A.dtype)), tol, max_iter)
+        w_, V_, sweeps, ok = jacobi_eigh(A[slow].to(tolerances.WIDER.get(A.dtype, A.dtype)), tol, max_iter)
         w[slow], V[slow] = w_.to(w.dtype), V_.to(A.dtype)
         its[slow] = sweeps
         conv[slow] = ok
