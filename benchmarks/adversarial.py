@@ -726,6 +726,7 @@ def torch_semantics_cases() -> list[Case]:
     # cond 1.7e16 > 1/u: it was returned with converged=True, a tolerance of 9.87 and 19 % error.
     out.append(Case("inv", "hilbert(12), cond 1.7e16 > 1/u, must raise", singular(lambda: matrices.hilbert(12)),
                     gdlinalg.SingularMatrixError))
+    return out
 
 
 # -- class 8: the whole float range inside one matrix ------------------------------------------------
