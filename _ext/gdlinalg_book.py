@@ -27,6 +27,11 @@
    their kernel managers without a config object to set it in. So, when libzmq has CURVE, the
    extension makes ``"auto"`` the default of that trait before any kernel starts: the chapters'
    kernels talk to the build over encrypted sockets, and the warning has no cause left.
+5. **Glued numbers written as prose.** Python's ``e`` format pads the exponent (``f"{3e-5:.0e}"``
+   is ``3e-05``, ``f"{1e6:.0e}"`` is ``1e+06``); in a sentence that reads like program output. Every
+   number a ``{glue:text}`` role pastes has its exponent written plainly (``3e-5``, ``1e6``), in one
+   place for the website, the PDF and the reader notebooks, which are all made from the same
+   document tree. (``tests/book/test_statements.py`` checks the result on every page.)
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -42,6 +48,7 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -232,6 +239,28 @@ def encrypt_kernel_transport(app: Sphinx, config: Config) -> None:
         trait.default_value = "auto"
 
 
+_PADDED_EXPONENT = re.compile(r"(?<=\d)e(?:\+|(-))0*(\d)")
+
+
+def prose_exponent(text: str) -> str:
+    """``3e-05`` -> ``3e-5``, ``1.0e+06`` -> ``1.0e6``: a number's exponent as a sentence writes it."""
+    return _PADDED_EXPONENT.sub(lambda m: f"e{m.group(1) or ''}{m.group(2)}", text)
+
+
+class ProseNumbers(SphinxTransform):
+    """Rewrite the exponents of every glued number (myst-nb's ``pasted-text`` inline nodes)."""
+
+    default_priority = 700
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.inline):
+            if "pasted-text" in node.get("classes", []):
+                for text in list(node.findall(nodes.Text)):
+                    new = prose_exponent(str(text))
+                    if new != str(text):
+                        text.parent.replace(text, nodes.Text(new))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("book_cache_packages", ["gdlinalg"], "env")
     app.add_config_value("book_cache_key", "", "env")
@@ -240,4 +269,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", add_substitutions, priority=810)
     app.connect("missing-reference", external_reference)
     app.connect("config-inited", encrypt_kernel_transport)
+    app.add_transform(ProseNumbers)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -131,8 +131,9 @@ def test_caption_check_reads_numbers_as_written():
 # the prose
 # ------------------------------------------------------------------------------------------------
 
-#: A glued number printed the way a program prints it, not the way a sentence says it.
-PROGRAM_OUTPUT = re.compile(r"^[-−]?(?:0\.0+|\d(?:\.\d+)?e\+\d+|nan|inf)$", re.I)
+#: A glued number printed the way a program prints it, not the way a sentence says it: zero as
+#: "0.00", a padded or signed exponent ("3e-05", "1e+06"), "nan".
+PROGRAM_OUTPUT = re.compile(r"^[-−]?(?:0\.0+|0(?:\.0+)?e-?\d+|\d+(?:\.\d+)?e(?:\+\d+|-0\d+|0)|nan|inf)$", re.I)
 #: The same word twice ("The The matrix inverse ..."), outside mathematics and code.
 DOUBLED = re.compile(r"\b([A-Za-z]{2,})\s+\1\b", re.I)
 
@@ -169,6 +170,7 @@ def test_no_doubled_words(book, docname):
 
 def test_prose_checks_catch_the_reviewed_examples():
     assert PROGRAM_OUTPUT.match("0.00") and PROGRAM_OUTPUT.match("1e+06") and PROGRAM_OUTPUT.match("1.0e+06")
-    assert not PROGRAM_OUTPUT.match("0.56") and not PROGRAM_OUTPUT.match("1e6") and not PROGRAM_OUTPUT.match("2e-07")
+    assert PROGRAM_OUTPUT.match("2e-07") and PROGRAM_OUTPUT.match("0.0e+00") and PROGRAM_OUTPUT.match("0.0e0")
+    assert not PROGRAM_OUTPUT.match("0.56") and not PROGRAM_OUTPUT.match("1e6") and not PROGRAM_OUTPUT.match("2e-7")
     assert DOUBLED.search("The The matrix inverse by the blog's recipe chapter uses")
     assert not DOUBLED.search("the theory")
