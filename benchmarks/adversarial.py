@@ -633,7 +633,47 @@ def truncated_cases() -> list[Case]:
                                   _known(90, 60, 0.98 ** torch.arange(60, dtype=F64), 87, F32), 8))
     out.append(truncated_svd_case("truncated", "top 3, complex64, wide 40x90",
                                   _known(40, 90, 0.7 ** torch.arange(40, dtype=F64), 88, C64), 3))
+    # A value repeated far beyond the block of k + 10 vectors: sigma_2 = ... = sigma_30 with k = 6
+    # (issue 20). Any basis of the repeated value's space is a correct answer; the iteration must
+    # reach rounding level, not stall with its filter's bound inside the cluster.
+    out.append(truncated_svd_case("truncated", "top 6, sigma_2 = ... = sigma_30 (repeated far beyond the block)",
+                                  _known(200, 100, _repeated(2.0, 1.0, 29, 0.0, 0.5 * 0.9 ** torch.arange(70, dtype=F64)), 102, F64), 6))
+    out.append(truncated_svd_case("truncated", "top 6, complex128, sigma_2 = ... = sigma_30",
+                                  _known(200, 100, _repeated(2.0, 1.0, 29, 0.0, 0.5 * 0.9 ** torch.arange(70, dtype=F64)), 91, C128), 6))
+    tail = torch.linspace(0, 0.5, 70, dtype=F64)
+    out.append(truncated_eigh_case("truncated", "largest 6, w_2 = ... = w_30 (repeated far beyond the block)",
+                                   _sym(100, _repeated(2.0, 1.0, 29, 0.0, tail), 93, F64), 6))
+    out.append(truncated_eigh_case("truncated", "smallest 6, w_2 = ... = w_30 (repeated far beyond the block)",
+                                   _sym(100, -_repeated(2.0, 1.0, 29, 0.0, tail), 94, F64), 6, largest=False))
+    out.append(truncated_eigh_case("truncated", "smallest 6, complex128, w_2 = ... = w_30",
+                                   _sym(100, -_repeated(2.0, 1.0, 29, 0.0, tail), 94, C128), 6, largest=False))
+    # Close but not equal: the wanted vectors must be resolved inside the cluster.
+    out.append(truncated_svd_case("truncated", "top 6, sigma_2..sigma_30 within 1e-10 (near-repeated)",
+                                  _known(200, 100, _repeated(2.0, 1.0, 29, 1e-10, 0.5 * 0.9 ** torch.arange(70, dtype=F64)), 92, F64), 6))
+    out.append(truncated_eigh_case("truncated", "smallest 6, w_2..w_30 within 1e-6 (near-repeated)",
+                                   _sym(100, -_repeated(2.0, 1.0, 29, 1e-6, tail), 95, F64), 6, largest=False))
+    out.append(truncated_eigh_case("truncated", "largest 6, w_2..w_30 within 1e-10 (near-repeated)",
+                                   _sym(100, _repeated(2.0, 1.0, 29, 1e-10, tail), 96, F64), 6))
+
+    def one_clustered():
+        A1, w1 = _sym(100, _repeated(2.0, 1.0, 29, 0.0, tail), 98, F64)()
+        A2, w2 = _sym(100, torch.linspace(-1, 2, 100, dtype=F64) ** 3, 99, F64)()
+        return torch.stack([A1, A2]), torch.stack([w1, w2])
+    out.append(truncated_eigh_case("truncated", "largest 6, batch of 2: one member repeated beyond the block",
+                                   one_clustered, 6))
+    # sigma_1 100 times the rest: a filter strong enough for the rest would drown them under the
+    # top vector's rounding errors unless that vector is locked.
+    out.append(truncated_svd_case("truncated", "top 10, sigma_1 = 100, the rest in [0.9, 1]",
+                                  _known(300, 200, torch.cat([torch.tensor([100.0], dtype=F64), torch.linspace(1, 0.9, 199, dtype=F64)]), 105, F64), 10))
+    out.append(truncated_eigh_case("truncated", "largest 10, w_1 = 1000, the rest in [0.9, 1]",
+                                   _sym(200, torch.cat([torch.tensor([1000.0], dtype=F64), torch.linspace(0.9, 1, 199, dtype=F64)]), 106, F64), 10))
     return out
+
+
+def _repeated(top: float, value: float, count: int, spread: float, rest: torch.Tensor) -> torch.Tensor:
+    """``top``, then ``count`` values in ``value * [1, 1 + spread]`` (all equal for spread 0), then ``rest``."""
+    cluster = value * (1 + spread * torch.linspace(1, 0, count, dtype=F64))
+    return torch.cat([torch.tensor([top], dtype=F64), cluster, rest.to(F64)])
 
 
 # -- torch's semantics, scale per right-hand side, equilibration, one schedule per batch member ----------

@@ -768,7 +768,9 @@ def truncated_svd_result(
         slow: ``2 d`` products with ``A`` or ``A^H``) followed by a Rayleigh–Ritz step solved by the
         package's Jacobi SVD. Per product with ``A A^H`` the error of triplet ``i`` falls by about
         ``exp(-acosh(x))`` with ``x = 2 (s[i] / s[k+p+1])^2 - 1``, much faster than the
-        ``(s[k+p+1] / s[i])^2`` of plain subspace iteration.
+        ``(s[k+p+1] / s[i])^2`` of plain subspace iteration. A singular value repeated (or
+        nearly) beyond the block is handled: the filter's bound is placed below its cluster, and
+        the block widens until it reaches past a cluster that is close but not equal.
         ``"stiefel"``: Riemannian gradient ascent of the Brockett cost with QR retraction and
         Barzilai–Borwein steps.
     tol : float, optional, keyword-only
@@ -855,7 +857,9 @@ def truncated_eigh_result(
         ``"subspace"`` (default): Chebyshev-filtered subspace iteration on ``A - a I`` (or
         ``-A - a I`` for the smallest), ``a`` a lower bound of the spectrum, with Rayleigh–Ritz by
         the package's Jacobi eigensolver; the filter damps everything below the block's Ritz
-        values, and its degree rises when an iteration gains less than a factor 4.
+        values (below the k-th value's cluster, if it fills the block), its degree rises when an
+        iteration gains less than a factor 4, and the block widens when the k-th value's cluster
+        is wider than it.
         ``"stiefel"``: Riemannian gradient of the Brockett cost with QR retraction.
     tol : float, optional, keyword-only
         Stop when ``max_i ||A v_i - w_i v_i|| / ||A||_2`` is below ``tol``.

@@ -328,7 +328,7 @@ def _graded_qr(A: torch.Tensor):
     R = torch.take_along_dim(A, rows.unsqueeze(-1), dim=-2).clone()
     cols = torch.arange(n, device=A.device).expand(Bn, n).clone()
     b = torch.arange(Bn, device=A.device)
-    vs, dens, exps = [], [], []
+    vs, dens = [], []
     for k in range(n):
         # Column pivoting: the remaining column of largest norm (compared by binary logarithm).
         nrm = scaling.norm(R[:, k:, k:], dim=-2)

@@ -11,10 +11,29 @@ amplifies the wanted end far more for the same ``d`` products: the factor per pr
 work of many more power steps. After each filter a Rayleigh–Ritz projection extracts the best
 approximations from the subspace: the small matrix ``Q^H A`` (or ``Q^H A Q``) is decomposed by the
 package's own Jacobi method and the basis is rotated onto the Ritz vectors; the smallest Ritz
-value kept then serves as the new ``b``.
+value kept, or the Ritz residuals' estimate of the spectrum outside the block if lower, then serves
+as the new ``b``.
 
-Every member of a batch iterates until its own residual stops improving, and keeps its best
-iterate.
+A value repeated (or nearly) more often than the block has room for puts the block's last Ritz
+values, and with them ``b``, inside the k-th value's cluster: the filter then damps the wanted part
+of the cluster as much as everything below it, and the iteration stalls. Three things keep it going:
+
+* ``b`` comes from the residuals' estimate of the spectrum *below* the cluster (``_outside``), so
+  the filter separates the cluster from the rest; for an exactly repeated value that is all it
+  takes, since any basis of its eigenspace is a correct answer (the residual is what counts);
+* a cluster that is merely close (spread above the tolerance) has to be resolved: when an
+  iteration gains little and the last Ritz value sits in the k-th one's cluster, the block is
+  widened (more random vectors, twice as many extra as before) until it reaches below the cluster;
+* the degree is capped so that the filter never amplifies the top of the block by more than
+  about ``1 / sqrt(u)`` relative to the k-th wanted vector (beyond that, the k-th vector is rounding
+  noise); when that cap binds, the converged leading vectors are locked, and the rest of the block
+  is filtered at full degree with them deflated.
+
+The widened block is at most ``_MAX_WIDENING`` times the initial one: a near-repeated cluster wider
+than that is reported by the ``ConvergenceWarning``, not chased at O(l^3) per step.
+
+Every member of a batch iterates until its own residual reaches the tolerance or stops improving,
+and keeps its best iterate.
 """
 
 from __future__ import annotations
@@ -26,11 +45,8 @@ import torch
 from . import residuals, tolerances
 from .estimates import gaussian, hermitian_extreme
 from .jacobi import jacobi_eigh, jacobi_svd
-from .outcome import Outcome, summarise
+from .outcome import EighResult, Outcome, SVDResult, summarise
 from .result import Recorder
-
-EighResult = torch.return_types.linalg_eigh
-SVDResult = torch.return_types.linalg_svd
 
 
 def _orth(Y: torch.Tensor) -> torch.Tensor:
@@ -51,6 +67,16 @@ _PATIENCE = 20
 #: convergence factor per iteration is about exp(-2 d sqrt(gap / spread)), so a small relative gap
 #: calls for a higher degree, while the Rayleigh–Ritz step costs the same for any degree.
 _MAX_DEGREE = 96
+#: The block is widened when an iteration gains less than a factor 4 and the gap between the
+#: k-th Ritz value and the last, relative to the damped interval, ``(w[k] - w[l]) / (w[l] - a)``,
+#: is below this: the block's extra vectors then lie in the k-th value's cluster (repeated, or
+#: nearly so), and no filter with the bound ``b = w[l]`` separates the wanted values from the rest.
+_CLUSTER_GAP = 1e-3
+#: Offset of the seeds of the vectors a widening adds.
+_WIDEN_SEED = 100
+#: A widened block holds at most this many times the initial ``k + oversample`` vectors: each
+#: Rayleigh–Ritz step costs O(l^3), and a cluster wider than that is reported, not chased.
+_MAX_WIDENING = 4
 
 
 def _chebyshev(apply, Y: torch.Tensor, degree: int, a: torch.Tensor, b: torch.Tensor,
@@ -82,22 +108,120 @@ def _filter(apply, Y: torch.Tensor, degree: int, a: torch.Tensor, b: torch.Tenso
     return torch.where(fine, filtered, apply(Y))
 
 
-def _outside(apply, V: torch.Tensor, w: torch.Tensor, MV: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
-    """An estimate of the top of the spectrum *outside* the block: the largest Rayleigh quotient
-    of the Ritz residuals ``M v_i - w_i v_i``, which lie outside ``span(V)`` (``(B, 1, 1)``,
-    at least ``floor``).
+def _degree(degree: int, b: torch.Tensor, top: torch.Tensor, wk: torch.Tensor, u: float) -> int:
+    """The filter degree for this iteration: ``degree``, lowered so that the filter amplifies the
+    top of the block by at most ``1 / sqrt(u)`` more than the k-th wanted value, for every member
+    (``b``, ``top``, ``wk``: the damped interval's upper end, the largest and the k-th Ritz value,
+    shifted so that the interval's lower end is 0; shape ``(B, 1, 1)``).
 
-    The Chebyshev filter damps ``[a, b]``; with ``b`` the block's smallest Ritz value, a cluster
-    that fills the whole block would be damped along with everything else and convergence would
-    crawl. The largest eigenvalue outside the block is the right ``b``, and the residuals point at
-    it. An estimate that is too low only weakens the filter a little; one that is too high is
-    prevented by the caller's ``min`` with the smallest Ritz value."""
+    The filter maps ``lambda`` to ``T_d(x)``, ``x = (2 lambda - b) / b``. Each filtered column is
+    dominated by the top eigenvector, and the rounding errors of the recurrence, relative to that
+    component, come out in every direction: the k-th eigenvector's part of a column survives to
+    relative accuracy ``u T_d(x_top) / T_d(x_k)``. Past ``1 / u`` the block forgets everything but its
+    top vectors (and with ``b`` at a repeated value, everything below the top is rounding noise).
+    """
+    b, top, wk = (t.to(torch.float64).reshape(-1) for t in (b, top, wk))
+    ok = (b > 0) & (top > b)
+    if not bool(ok.any()):
+        return degree
+    b, top, wk = b[ok], top[ok], wk[ok]
+    xt = (2 * top - b) / b
+    xk = ((2 * wk - b) / b).clamp_min(1.0)
+    spread = float((torch.acosh(xt) - torch.acosh(xk)).max())
+    if not spread > 0 or not math.isfinite(spread):
+        return degree
+    return max(1, min(degree, int(0.5 * math.log(1 / u) / spread)))
+
+
+def _locked(nr: torch.Tensor, k: int, limit: torch.Tensor) -> torch.Tensor:
+    """How many leading Ritz vectors of each member have converged: their residuals ``nr``
+    (``(B, l)``) are within ``limit`` (``(B, k)``, per vector); at most ``k``. Shape ``(B,)``."""
+    ok = nr[:, :k].to(torch.float64) <= limit.to(torch.float64)
+    return ok.to(torch.int64).cumprod(-1).sum(-1)
+
+
+def _step(apply, Q: torch.Tensor, w: torch.Tensor, b: torch.Tensor, k: int, degree: int, u: float,
+          locked: torch.Tensor) -> torch.Tensor:
+    """The filtered, re-orthonormalised block: ``orth(p(M) Q)`` with ``p`` the Chebyshev filter of
+    ``[0, b]``, where ``apply(Y)`` computes ``M Y`` and ``w`` (``(B, l, 1)``) are the block's Ritz
+    values, descending, all shifted so that the damped interval starts at 0.
+
+    The degree is capped (``_degree``) so that the top of the block does not drown the k-th wanted
+    vector. When that cap binds and the leading ``locked`` Ritz vectors (``(B,)``) have converged,
+    the rest of the block is filtered apart from them: with ``M`` deflated, ``P M P`` with
+    ``P = I - L L^H`` (``L`` the locked vectors), whose top is the first unlocked Ritz value, and
+    at the degree that allows. The locked vectors themselves still get the capped filter, so that
+    they keep improving: every other Ritz vector is orthogonal to them, and a locked vector off by
+    ``delta`` tilts them by about ``delta`` towards it, which ``A^H`` then amplifies.
+    """
+    top, wk, zero = w[:, :1, :], w[:, k - 1:k, :], torch.zeros_like(b)
+    d = _degree(degree, b, top, wk, u)
+    if d >= degree or not bool((locked > 0).any()):
+        return _orth(_filter(apply, Q, d, zero, b, top))
+    l = Q.shape[-1]
+    keep = torch.arange(l, device=Q.device) < locked.view(-1, 1)
+    c = int(locked.max())
+    # Among the locked vectors only their own spread limits the degree.
+    last = torch.gather(w, 1, (locked - 1).clamp_min(0).view(-1, 1, 1))
+    head = _filter(apply, Q[..., :c], _degree(degree, b, top, last, u), zero, b, top)
+    top_rest = torch.gather(w, 1, locked.clamp_max(l - 1).view(-1, 1, 1))
+    L = Q * keep.unsqueeze(-2).to(Q.dtype)
+
+    def project(Y: torch.Tensor) -> torch.Tensor:
+        return Y - L @ (L.mH @ Y)
+
+    Y = _filter(lambda Y: project(apply(project(Y))), Q, _degree(degree, b, top_rest, wk, u), zero, b, top_rest)
+    Y[..., :c] = torch.where(keep[:, None, :c], head, Y[..., :c])
+    return _orth(Y)
+
+
+def _clustered(w: torch.Tensor, k: int) -> torch.Tensor:
+    """Which members' blocks end inside the k-th value's cluster: ``w`` are the Ritz values,
+    descending and shifted so that the damped interval starts at 0 (``(B, l)``)."""
+    w = w.to(torch.float64)
+    wl = w[:, -1]
+    gap = (w[:, k - 1] - wl) / wl.clamp_min(torch.finfo(torch.float64).tiny)
+    # w[l] <= 0 (rank below l): nothing to separate from; the filter falls back to a power step.
+    return (wl > 0) & (gap < _CLUSTER_GAP)
+
+
+def _wider(l: int, k: int, N: int) -> int:
+    """The block size after widening: twice as many extra vectors, at most ``N`` (the caller's
+    cap)."""
+    return min(N, k + 2 * max(l - k, 1))
+
+
+def _outside(apply, V: torch.Tensor, w: torch.Tensor, MV: torch.Tensor, k: int,
+             floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An estimate of the top of the unwanted spectrum *outside* the block: the largest Rayleigh
+    quotient of the Ritz residuals ``M v_i - w_i v_i``, which lie outside ``span(V)``, among those
+    below the k-th Ritz value's cluster (``(B, 1, 1)``, at least ``floor``, the lower end of the
+    spectrum; ``inf`` where there is none); and the norms of those residuals (``(B, l)``).
+
+    The Chebyshev filter damps ``[a, b]``. With ``b`` the block's smallest Ritz value, a cluster
+    (a repeated value, or nearly) that fills the rest of the block puts ``b`` inside the cluster:
+    the wanted part of the cluster is then damped as much as everything below it, and the error,
+    made of eigenvectors below the cluster, is not reduced at all. The right ``b`` is the largest
+    eigenvalue outside the block *below* the cluster, and the residuals point at it: a Ritz vector
+    ``c + e`` (``c`` in the cluster, ``e`` its error) has the residual ``(M - w) e + O(|e|^2)``,
+    made of the eigenvectors the filter must damp. Quotients within the cluster (other vectors of
+    the repeated value, which any basis may hold) and residuals at rounding level (noise spread
+    over the whole spectrum) are left out. An estimate that is too low only weakens the filter a
+    little; one that is too high is prevented by the caller's ``min`` with the smallest Ritz
+    value."""
     R = MV - V * w.unsqueeze(-2).to(V.dtype)
     nr = torch.linalg.vector_norm(R, dim=-2).square()
     MR = apply(R)
     rq = (R.conj() * MR).sum(-2).real / nr.clamp_min(torch.finfo(nr.dtype).tiny)
-    rq = torch.where(nr > 0, rq, torch.full_like(rq, -math.inf))
-    return torch.maximum(rq.amax(-1).view(-1, 1, 1), floor)
+    # Rounding in M v - w v is about u sqrt(n) ||M||; keep the residuals well above it.
+    noise = 10 * torch.finfo(nr.dtype).eps * math.sqrt(V.shape[-2]) * w.abs().amax(-1, keepdim=True)
+    # Below the cluster of w_k: (w_k - rq) / (rq - floor) >= _CLUSTER_GAP.
+    lo = floor.view(-1, 1)
+    below = (rq - lo) * (1 + _CLUSTER_GAP) <= w[:, k - 1:k] - lo
+    rq = torch.where((nr > noise.square()) & below, rq, torch.full_like(rq, -math.inf))
+    best = rq.amax(-1).view(-1, 1, 1)
+    best = torch.where(torch.isfinite(best), torch.maximum(best, floor), torch.full_like(best, math.inf))
+    return best, nr.sqrt()
 
 
 class _Progress:
@@ -111,13 +235,16 @@ class _Progress:
         self.done = torch.zeros(B, dtype=torch.bool)
         self.last_r = torch.full((B,), math.inf, dtype=torch.float64)
         self.slow = False
+        self.slow_members = torch.zeros(B, dtype=torch.bool)
 
     def update(self, idx: torch.Tensor, r: torch.Tensor, ritz: torch.Tensor, tol_ritz: torch.Tensor) -> torch.Tensor:
         """Record the residuals ``r`` and Ritz sums ``ritz`` of members ``idx``; returns which of
         them improved on their best residual (their iterate must be kept)."""
         self.it[idx] += 1
         # A filter that cuts the residual by less than 4x is too weak for this spectrum.
-        self.slow = bool((r > 0.25 * self.last_r[idx]).any())
+        slow = r > 0.25 * self.last_r[idx]
+        self.slow = bool(slow.any())
+        self.slow_members[idx] = slow
         self.last_r[idx] = r
         better = r < self.best_r[idx]
         progress = (r < 0.99 * self.best_r[idx]) | (ritz > self.best_ritz[idx] + tol_ritz)
@@ -134,27 +261,31 @@ def truncated_svd(A: torch.Tensor, k: int, *, rec: Recorder, tol: float | None =
     ``A A^H``, whose unwanted spectrum ``[0, s[l]^2]`` has the exact lower end 0."""
     Bn, m, n = A.shape
     target, accept, max_iter = _defaults(A, tol, max_iter)
+    lock = min(target, _defaults(A, None, None)[0])
     u = tolerances.machine_epsilon(A.dtype)
     l = min(k + oversample, m, n)
+    N = min(m, n, _MAX_WIDENING * l)
+    rd = A.real.dtype if A.is_complex() else A.dtype
     U = _orth(A @ gaussian((Bn, n, l), A, seed))
     S2 = torch.zeros(Bn, l, 1, dtype=torch.float64)
-    Bout = torch.zeros(Bn, 1, 1, dtype=A.real.dtype if A.is_complex() else A.dtype)
+    Bout = torch.zeros(Bn, 1, 1, dtype=rd)
     best_U = A.new_zeros(Bn, m, k)
-    best_S = torch.zeros(Bn, k, dtype=U.real.dtype if U.is_complex() else U.dtype)
+    best_S = torch.zeros(Bn, k, dtype=rd)
     best_Vh = A.new_zeros(Bn, k, n)
+    locked = torch.zeros(Bn, dtype=torch.int64)
     prog = _Progress(Bn)
-    first = True
+    fresh = True  # no Ritz values of this block yet: Rayleigh–Ritz without a filter
+    widened = 0
     while True:
         active = (~prog.done).nonzero().squeeze(-1)
         if active.numel() == 0:
             break
         Aa = A[active]
         Q = U[active]
-        if not first:
-            s2 = S2[active].to(A.real.dtype if A.is_complex() else A.dtype)
+        if not fresh:
+            s2 = S2[active].to(rd)
             b = torch.minimum(s2[:, -1:, :], Bout[active])
-            Q = _orth(_filter(lambda Y: Aa @ (Aa.mH @ Y), Q, degree, torch.zeros_like(s2[:, :1, :]),
-                              b, s2[:, :1, :]))
+            Q = _step(lambda Y: Aa @ (Aa.mH @ Y), Q, s2, b, k, degree, u, locked[active])
         # Rayleigh–Ritz on span(Q): Q^H A = Ub diag(S) Vb^H, so A V ~ Q Ub diag(S). The l x n
         # matrix is first reduced by a QR factorisation of its transpose, (Q^H A)^H = Q2 R, and
         # Jacobi runs on the l x l R^H (Drmac & Veselic 2008): rotations of short columns, and
@@ -167,19 +298,32 @@ def truncated_svd(A: torch.Tensor, k: int, *, rec: Recorder, tol: float | None =
         r = residuals.truncated_svd_members(Aa, Ua[..., :k], S[..., :k], Vh[:, :k, :], AV=AV)
         ritz = S[..., :k].square().sum(-1).to(torch.float64)
         better = prog.update(active, r, ritz, u * ritz.abs() * k)
-        if prog.slow and not first:
+        if prog.slow and not fresh:
             degree = min(2 * degree, _MAX_DEGREE)
         if bool(better.any()):
             keep = active[better]
             best_U[keep], best_S[keep], best_Vh[keep] = Ua[better, :, :k], S[better, :k], Vh[better, :k, :]
         # Ritz pairs of A A^H: (u_i, s_i^2), with A A^H u_i = A (A^H u_i) = A v_i s_i.
         AAU = Aa @ (Vh.mH * S.unsqueeze(-2).to(Vh.dtype))
-        Bout[active] = _outside(lambda Y: Aa @ (Aa.mH @ Y), Ua, S.square(), AAU,
-                                torch.zeros_like(Bout[active])).to(Bout.dtype)
+        out, nr = _outside(lambda Y: Aa @ (Aa.mH @ Y), Ua, S.square(), AAU, k, torch.zeros_like(Bout[active]))
+        Bout[active] = out.to(Bout.dtype)
+        # ||A A^H u_i - s_i^2 u_i|| is about s_i ||A v_i - s_i u_i||: lock the triplets whose
+        # residual (relative to s_1) is within the target.
+        locked[active] = _locked(nr, k, lock * S[:, :1] * S[:, :k])
         U[active] = Ua
         S2[active] = S.square().unsqueeze(-1).to(torch.float64)
-        first = False
         prog.done |= (prog.best_r <= target) | (prog.it >= max_iter) | (prog.since >= _PATIENCE)
+        widen = (not fresh and l < N and prog.slow
+                 and bool((_clustered(S2[active, :, 0], k) & prog.slow_members[active] & ~prog.done[active]).any()))
+        fresh = False
+        if widen:
+            # The block ends inside the k-th value's cluster: add vectors until it reaches below.
+            new = _wider(l, k, N)
+            widened += 1
+            U = _orth(torch.cat([U, A @ gaussian((Bn, n, new - l), A, seed + _WIDEN_SEED + widened)], dim=-1))
+            S2 = torch.zeros(Bn, new, 1, dtype=torch.float64)
+            l, fresh = new, True
+            prog.since[active] = 0
         if rec is not None:
             worst = float(prog.best_r.max())
             rec.record(-float(best_S.square().sum(-1).max()), worst)
@@ -208,13 +352,16 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, rec: Record
     the spread, replaced by a guaranteed bound (``_lower_bound``) for a member whose Ritz values
     ever fall below it. The start block is
     ``(M - a I) G`` for a Gaussian ``G``, which leans towards the wanted end; the Chebyshev filter
-    then damps ``[0, w[l] - a]``, the part of the shifted spectrum below the block's smallest Ritz
-    value.
+    then damps ``[0, b - a]``, the part of the shifted spectrum below the block's smallest Ritz
+    value ``w[l]`` (or below the k-th value's cluster, where that fills the rest of the block: see
+    the module's docstring).
     """
     Bn, n = A.shape[0], A.shape[-1]
     target, accept, max_iter = _defaults(A, tol, max_iter)
+    lock = min(target, _defaults(A, None, None)[0])
     u = tolerances.machine_epsilon(A.dtype)
     l = min(k + oversample, n)
+    N = min(n, _MAX_WIDENING * l)
     sign = 1.0 if largest else -1.0
     M = sign * A
     rd = A.real.dtype if A.is_complex() else A.dtype
@@ -236,19 +383,20 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, rec: Record
     Bout = torch.zeros(Bn, 1, 1, dtype=rd)
     best_w = torch.zeros(Bn, k, dtype=rd)
     best_V = A.new_zeros(Bn, n, k)
+    locked = torch.zeros(Bn, dtype=torch.int64)
     prog = _Progress(Bn)
-    first = True
+    fresh = True  # no Ritz values of this block yet: Rayleigh–Ritz without a filter
+    widened = 0
     while True:
         active = (~prog.done).nonzero().squeeze(-1)
         if active.numel() == 0:
             break
         Ma, aa = M[active], a[active]
         Q = V[active]
-        if not first:
+        if not fresh:
             wl = W[active] - aa
             b = torch.minimum(wl[:, -1:, :], Bout[active] - aa)
-            Q = _orth(_filter(lambda Y: Ma @ Y - aa.to(Y.dtype) * Y, Q, degree, torch.zeros_like(aa),
-                              b, wl[:, :1, :]))
+            Q = _step(lambda Y: Ma @ Y - aa.to(Y.dtype) * Y, Q, wl, b, k, degree, u, locked[active])
         MQ = Ma @ Q
         w, Y, _, _ = jacobi_eigh(Q.mH @ MQ)
         # Most extreme first: descending eigenvalues of M.
@@ -263,16 +411,29 @@ def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, rec: Record
         r = residuals.truncated_eigh_members(Ma, w[..., :k], Va[..., :k], norm_est[active], AV=MV[..., :k])
         ritz = w[..., :k].sum(-1).to(torch.float64)
         better = prog.update(active, r, ritz, u * norm_est[active] * k)
-        if prog.slow and not first:
+        if prog.slow and not fresh:
             degree = min(2 * degree, _MAX_DEGREE)
         if bool(better.any()):
             keep = active[better]
             best_w[keep], best_V[keep] = sign * w[better, :k], Va[better, :, :k]
-        Bout[active] = _outside(lambda Y: Ma @ Y, Va, w, MV, a[active])
+        Bout[active], nr = _outside(lambda Y: Ma @ Y, Va, w, MV, k, a[active])
+        locked[active] = _locked(nr, k, (lock * norm_est[active]).view(-1, 1).expand(-1, k))
         V[active] = Va
         W[active] = w.unsqueeze(-1)
-        first = False
         prog.done |= (prog.best_r <= target) | (prog.it >= max_iter) | (prog.since >= _PATIENCE)
+        widen = (not fresh and l < N and prog.slow
+                 and bool((_clustered(w - a[active].view(-1, 1), k) & prog.slow_members[active]
+                           & ~prog.done[active]).any()))
+        fresh = False
+        if widen:
+            # The block ends inside the k-th value's cluster: add vectors until it reaches below.
+            new = _wider(l, k, N)
+            widened += 1
+            G = gaussian((Bn, n, new - l), A, seed + _WIDEN_SEED + widened)
+            V = _orth(torch.cat([V, M @ G - a.to(A.dtype) * G], dim=-1))
+            W = torch.zeros(Bn, new, 1, dtype=rd)
+            l, fresh = new, True
+            prog.since[active] = 0
         if rec is not None:
             rec.record(-float((sign * best_w).sum(-1).max()), float(prog.best_r.max()))
     tols = torch.full((Bn,), float(accept), dtype=torch.float64)

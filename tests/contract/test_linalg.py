@@ -304,6 +304,103 @@ def test_truncated_eigh(largest, dtype):
     assert max_abs(A @ V - V * w.to(dtype)) <= tol * 5
 
 
+# A value repeated far beyond the block of k + 10 vectors (issue 20: sigma_2 = ... = sigma_30
+# with k = 6; here sigma_2 = ... = sigma_20 with k = 4), exactly or within a relative spread. Any basis of a repeated value's space is a
+# correct answer, so the vectors are compared with torch's as the subspace that holds them.
+
+
+def _repeated(value_count: int, spread: float, rest: torch.Tensor) -> torch.Tensor:
+    cluster = 1 + spread * torch.linspace(1, 0, value_count, dtype=torch.float64)
+    return torch.cat([torch.tensor([2.0], dtype=torch.float64), cluster, rest])
+
+
+def _accept(n: int, dtype: torch.dtype) -> float:
+    # The truncated methods' own acceptance, 100 sqrt(n) eps (relative to the largest value).
+    return 100 * math.sqrt(n) * torch.finfo(dtype).eps
+
+
+def _assert_repeated_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor, k: int, largest: bool, span: int):
+    """``(w, V)`` against ``torch.linalg.eigh``: values, residual, orthogonality, and ``V`` inside
+    the space of the ``span`` most extreme eigenvectors (which holds the repeated value's)."""
+    wide = torch.complex128 if A.is_complex() else torch.float64
+    wr, Vr = torch.linalg.eigh(A.to(wide))
+    if largest:
+        wr, Vr = wr.flip(-1), Vr.flip(-1)
+    n = A.shape[-1]
+    tol = _accept(n, A.dtype)
+    scale = wr.abs().amax(-1, keepdim=True)
+    torch.testing.assert_close(w.to(torch.float64), wr[..., :k], rtol=0, atol=float(tol * scale.max()))
+    Vw = V.to(wide)
+    res = torch.linalg.vector_norm(A.to(wide) @ Vw - Vw * w.to(torch.float64).unsqueeze(-2), dim=-2) / scale
+    assert float(res.max()) <= tol
+    assert orth_err(Vw) <= tol
+    outside = Vw - Vr[..., :span] @ (Vr[..., :span].mH @ Vw)
+    assert float(torch.linalg.matrix_norm(outside, ord=2).max()) <= 10 * tol
+
+
+# (dtype, relative spread): exact, and near but not equal (1e-10 is an exact repeat in single
+# precision, 1e-6 a few units of its roundoff).
+REPEATS = [(torch.float64, 0.0), (torch.float64, 1e-10), (torch.float64, 1e-6), (torch.float32, 0.0),
+           (torch.complex64, 1e-6), (torch.complex128, 0.0), (torch.complex128, 1e-10)]
+
+
+@pytest.mark.parametrize("dtype,spread", REPEATS)
+def test_truncated_svd_value_repeated_beyond_the_block(dtype, spread):
+    s = _repeated(19, spread, 0.5 * 0.9 ** torch.arange(30, dtype=torch.float64))
+    A = matrices.with_singular_values(80, 50, s, seed=21, dtype=dtype)
+    res = gdlinalg.truncated_svd_result(A, 4)
+    U, S, Vh = res.solution
+    assert res.converged
+    wide = torch.complex128 if dtype.is_complex else torch.float64
+    Ur, Sr, Vhr = torch.linalg.svd(A.to(wide), full_matrices=False)
+    tol = _accept(80, dtype)
+    torch.testing.assert_close(S.to(torch.float64), Sr[:4], rtol=0, atol=tol * float(Sr[0]))
+    Uw, Vw = U.to(wide), Vh.mH.to(wide)
+    resid = torch.linalg.vector_norm(A.to(wide) @ Vw - Uw * S.to(torch.float64), dim=0) / Sr[0]
+    assert float(resid.max()) <= tol
+    assert orth_err(Uw) <= tol and orth_err(Vw) <= tol
+    # Inside the space of the top and the repeated value (20 vectors), as torch computes it.
+    assert subspace_sin(Ur[:, :20], Uw) <= 10 * tol and subspace_sin(Vhr[:20].mH, Vw) <= 10 * tol
+
+
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("dtype,spread", REPEATS)
+def test_truncated_eigh_value_repeated_beyond_the_block(dtype, spread, largest):
+    w = _repeated(19, spread, torch.linspace(0, 0.5, 30, dtype=torch.float64))
+    A = matrices.random_symmetric(50, seed=22, dtype=dtype, eigenvalues=w if largest else -w)
+    res = gdlinalg.truncated_eigh_result(A, 4, largest=largest)
+    assert res.converged
+    _assert_repeated_eigh(A, *res.solution, 4, largest, 20)
+
+
+def test_truncated_eigh_smallest_repeated_value_straddling_the_kth():
+    # The 4th to the 30th smallest are equal: the k = 5 wanted end inside the repeated value.
+    w = torch.cat([torch.tensor([-3.0, -2.5, -2.0]), torch.full((27,), -1.0), torch.linspace(0, 4, 30)]).double()
+    A = matrices.random_symmetric(60, seed=23, eigenvalues=w)
+    res = gdlinalg.truncated_eigh_result(A, 5, largest=False)
+    assert res.converged
+    _assert_repeated_eigh(A, *res.solution, 5, False, 30)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex64])
+def test_truncated_batch_with_one_member_repeated_beyond_the_block(dtype):
+    rest = torch.linspace(0, 0.5, 30, dtype=torch.float64)
+    A = torch.stack([matrices.random_symmetric(50, seed=24, dtype=dtype, eigenvalues=_repeated(19, 0.0, rest)),
+                     matrices.random_symmetric(50, seed=25, dtype=dtype,
+                                               eigenvalues=torch.linspace(-1, 2, 50, dtype=torch.float64) ** 3)])
+    res = gdlinalg.truncated_eigh_result(A, 4)
+    assert res.converged
+    _assert_repeated_eigh(A[:1], *(t[:1] for t in res.solution), 4, True, 20)
+    _assert_repeated_eigh(A[1:], *(t[1:] for t in res.solution), 4, True, 4)
+    s = 0.5 * 0.9 ** torch.arange(30, dtype=torch.float64)
+    B = torch.stack([matrices.with_singular_values(80, 50, _repeated(19, 0.0, s), seed=26, dtype=dtype),
+                     matrices.with_singular_values(80, 50, 0.8 ** torch.arange(50, dtype=torch.float64), seed=27, dtype=dtype)])
+    S = gdlinalg.truncated_svd(B, 4).S
+    for i in range(2):
+        Sr = torch.linalg.svdvals(B[i].to(torch.complex128 if dtype.is_complex else torch.float64))
+        torch.testing.assert_close(S[i].to(torch.float64), Sr[:4], rtol=0, atol=_accept(80, dtype) * float(Sr[0]))
+
+
 # ------------------------------------------------------------------------------------------
 # empty, batch, device, autograd, immutability
 # ------------------------------------------------------------------------------------------
