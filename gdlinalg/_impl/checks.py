@@ -27,9 +27,10 @@ class SingularMatrixError(torch.linalg.LinAlgError, ValueError):
     """Raised when a matrix that must be invertible is singular to working precision.
 
     Singular to working precision means ``cond(A) u >= 1`` (``u`` the unit roundoff of the dtype,
-    ``cond`` the 2-norm condition number): no inverse computed in that precision has a correct
-    digit. It is detected as a condition number ``||A||_2 ||X||_2`` of at least ``1/u`` for the
-    computed inverse ``X``, or as a Newton–Schulz residual ``||I - A X||_F`` that does not fall below
+    ``cond`` the 2-norm condition number, of ``A`` with its columns scaled by powers of two when
+    their scales differ by more than ``2^10``: the inverse of ``diag(1e200, 1, 1e-100)`` is exact):
+    no inverse computed in that precision has a correct digit. It is detected as a condition number
+    ``||A||_2 ||X||_2`` of at least ``1/u`` for the computed inverse ``X``, or as a Newton–Schulz residual ``||I - A X||_F`` that does not fall below
     1/2 in the steps any ``cond(A) < 1/u`` needs (or, for CGLS, a least-squares residual orthogonal
     to the range of ``A``: no solution exists).
 
