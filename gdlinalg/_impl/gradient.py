@@ -46,7 +46,7 @@ import torch
 from . import residuals, tolerances
 from .checks import real_dtype
 from .estimates import norm2
-from .outcome import Outcome, SVDResult
+from .outcome import Outcome, SVDResult, hermitian_part
 from .result import Recorder
 
 
@@ -262,7 +262,7 @@ def pinv(
 
     def current() -> torch.Tensor:
         Yv = Y.value()
-        return (Yv + Yv.mH) / 2 if hermitian else Yv
+        return hermitian_part(Yv) if hermitian else Yv
 
     def loss_fn() -> torch.Tensor:
         return _mse(G @ current(), AH)

@@ -48,7 +48,7 @@ import torch
 
 from . import residuals, tolerances
 from .checks import real_dtype
-from .outcome import EighResult, Outcome, SVDResult
+from .outcome import EighResult, Outcome, SVDResult, hermitian_part
 from .result import Recorder
 
 
@@ -68,7 +68,7 @@ def _retract(Y: torch.Tensor) -> torch.Tensor:
 def _tangent(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     """Project ``G`` onto the tangent space of the Stiefel manifold at ``X``."""
     XG = X.mH @ G
-    return G - X @ ((XG + XG.mH) / 2)
+    return G - X @ hermitian_part(XG)
 
 
 def _inner(P: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
