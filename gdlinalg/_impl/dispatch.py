@@ -114,7 +114,9 @@ def methods(op: str | None = None) -> tuple[str, ...] | dict[str, tuple[str, ...
 
     Returns
     -------
-    tuple of str, or (without ``op``) dict of str to tuple of str
+    tuple or dict
+        The method names of ``op``, default first; without ``op``, a dict from every operation
+        to its method names.
 
     Examples
     --------
