@@ -49,8 +49,8 @@ def _prepare_columns(B: torch.Tensor, op: str, method: str) -> tuple[torch.Tenso
     columns of ``A X = B`` are independent problems."""
     B = _flat(_detached(B))
     if scaled(op, method):
-        e = scaling.max_exponent(B.mT.unsqueeze(-1)).reshape(B.shape[0], B.shape[-1])
-        return scaling.scale(B.mT, -e, trailing=1).mT, e
+        e = scaling.column_exponents(B)
+        return scaling.scale_columns(B, -e), e
     return B, torch.zeros(B.shape[0], B.shape[-1], dtype=torch.int64, device=B.device)
 
 
@@ -274,7 +274,7 @@ def solve_result(
         Bs, eb = _prepare_columns(B, "solve", method)
         res = _run("solve", method, (As, Bs), {"tol": tol, "max_iter": max_iter, **options}, None)
         # (2^ea As) x_j = 2^eb_j bs_j  <=>  x_j = 2^(eb_j - ea) As^{-1} bs_j, column by column.
-        X = scaling.scale(res.solution.mT, eb - ea.unsqueeze(-1), trailing=1).mT.reshape(B.shape)
+        X = scaling.scale_columns(res.solution, eb - ea.unsqueeze(-1)).reshape(B.shape)
     if not left:
         X = X.mH
     if vector:

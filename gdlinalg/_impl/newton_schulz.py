@@ -224,12 +224,12 @@ def equilibrated_inverse(A: torch.Tensor, **kwargs) -> Inverse:
     scale factors are powers of two) but the condition number the iteration sees: the inverse of
     ``diag(1e200, 1, 1e-100)`` is exact instead of singular to working precision, as LAPACK's is.
     ``kappa`` is then that of ``A D^{-1}`` and ``norm`` that of ``A``."""
-    e = scaling.max_exponent(A.mT.unsqueeze(-1)).reshape(A.shape[0], A.shape[-1])
+    e = scaling.column_exponents(A)
     graded = (e.amax(-1) - e.amin(-1)) > _GRADED_COLUMNS
     if not bool(graded.any()):
         return inverse(A, **kwargs)
     e = torch.where(graded.unsqueeze(-1), e - e.amax(-1, keepdim=True), torch.zeros_like(e))
-    res = inverse(scaling.scale(A.mT, -e, trailing=1).mT, **kwargs)
+    res = inverse(scaling.scale_columns(A, -e), **kwargs)
     res.X = scaling.scale(res.X, -e, trailing=1)
     res.norm = torch.where(graded, norm2(A).to(torch.float64), res.norm)
     return res

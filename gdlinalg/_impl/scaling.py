@@ -49,6 +49,16 @@ def max_exponent(A: torch.Tensor) -> torch.Tensor:
     return torch.where(top > 0, e.to(torch.int64), torch.zeros_like(e, dtype=torch.int64))
 
 
+def column_exponents(A: torch.Tensor) -> torch.Tensor:
+    """:func:`max_exponent` of every column of ``A`` (``(*, m, n)``): shape ``(*, n)``."""
+    return max_exponent(A.mT.unsqueeze(-1))
+
+
+def scale_columns(A: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """``A`` with column ``j`` multiplied by ``2**e[..., j]`` exactly (``e`` of shape ``(*, n)``)."""
+    return scale(A.mT, e, trailing=1).mT
+
+
 def scale(X: torch.Tensor, e: torch.Tensor | int, *, trailing: int = 2) -> torch.Tensor:
     """``X * 2**e`` exactly, with ``e`` broadcast over the batch dimensions of ``X`` (its last
     ``trailing`` dimensions are the matrix, vector or scalar of one member).
