@@ -310,15 +310,14 @@ def _finish_members(U: torch.Tensor, its: torch.Tensor, limit: float, cap: int, 
     no longer improving, or ``steps`` done): the shared schedule of ``polar.newton_schulz`` stops
     when the batch as a whole has converged, which can leave one member of 10^4 a step short.
     Near orthonormality each step squares the error; ``its`` counts each member's steps."""
-    eye = torch.eye(U.shape[-1], dtype=U.dtype, device=U.device)
-    err = (U.mH @ U - eye).abs().amax(dim=(-2, -1)).to(torch.float64)
+    err = residuals.orthogonality_members(U)
     todo = ((err > limit / 4) & (err < 0.1)).nonzero().squeeze(-1)
     for _ in range(steps):
         if todo.numel() == 0 or int(its.max()) >= cap:
             break
         V = U[todo]
         V = torch.add(V @ (V.mH @ V), V, alpha=-3).mul_(-0.5)
-        new = (V.mH @ V - eye).abs().amax(dim=(-2, -1)).to(torch.float64)
+        new = residuals.orthogonality_members(V)
         better = new < err[todo]
         U = U.clone()
         U[todo[better]] = V[better]
