@@ -11,6 +11,7 @@ import torch
 
 from . import residuals, tolerances
 from .estimates import condition, norm2
+from .result import failure
 
 SVDResult = torch.return_types.linalg_svd
 EighResult = torch.return_types.linalg_eigh
@@ -53,13 +54,6 @@ class Outcome(NamedTuple):
 #: A further per-member test of :func:`summarise`: its name, which members pass (``(B,)`` bool),
 #: and optionally the measured values and their tolerances (``(B,)``), quoted when it fails.
 Check = tuple[str, torch.Tensor, "torch.Tensor | None", "torch.Tensor | float | None"]
-
-
-def failure(residual: float, tol: float) -> str:
-    """What a failed residual test says: the numbers, or that the iteration broke down."""
-    if residual != residual:  # NaN
-        return "the residual is NaN (the iteration produced non-finite values)"
-    return f"residual {residual:.3e} > tol {tol:.1e}"
 
 
 def summarise(solution: Any, residual: torch.Tensor, tol: torch.Tensor, iterations: torch.Tensor,

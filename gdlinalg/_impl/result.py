@@ -17,6 +17,13 @@ class ConvergenceWarning(UserWarning):
     failed (the residual, the orthogonality of a factor, the iteration cap) with its numbers."""
 
 
+def failure(residual: float, tol: float) -> str:
+    """What a failed residual test says: the numbers, or that the iteration broke down."""
+    if residual != residual:  # NaN
+        return "the residual is NaN (the iteration produced non-finite values)"
+    return f"residual {residual:.3e} > tol {tol:.1e}"
+
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -137,8 +144,7 @@ class Recorder:
         wall = time.perf_counter() - self._t0
         if not converged and warn:
             if not why:
-                why = ("the residual is NaN (the iteration produced non-finite values)" if residual != residual
-                       else f"residual {residual:.3e} > tol {tol:.1e}")
+                why = failure(residual, tol)
             warnings.warn(
                 ConvergenceWarning(
                     f"{self.op} (method={self.method!r}) did not converge{detail} in {iterations} "
