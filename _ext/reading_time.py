@@ -2,23 +2,34 @@
 
 A chapter of this book is meant to be one sitting. The reader should see what a sitting costs before
 starting, and the tests (``tests/book/test_book.py``) hold every chapter to the word budget that makes it
-one sitting. Both use :func:`prose_words`, so the number on the page is the number that is tested.
+one sitting. Both use :func:`measure`, so the numbers on the page are the numbers that are tested.
 
-What counts as prose is what a reader reads in the running text of the rendered page: paragraphs,
-lists, admonitions, figure captions, table cells written in the chapter, exercise statements, and
-each piece of mathematics as one word. Code cells and their outputs, hidden solutions and the
-generated "Cite this chapter" block are not prose. The time is the prose at
-``reading_time_words_per_minute`` (default 200, a common pace for technical text), rounded up.
+A careful first reading of a chapter is not a skim of its prose: the reader reads the code, looks at
+the figures and follows the displayed equations. The time therefore counts four things on the
+rendered page (CONTRIBUTING.md, *Reading time*, states the formula and its calibration)::
+
+    minutes = words / 100 + code lines / 6 + figures + displayed equations / 2,   rounded up to 5
+
+- **words of prose** (:func:`prose_words`): the running text a reader reads: paragraphs, lists,
+  admonitions, figure captions, table cells written in the chapter, exercise statements, each piece
+  of mathematics as one word. Code cells and their outputs, hidden solutions and the generated
+  "Cite this chapter" block are not prose;
+- **lines of code**: the non-blank lines of the code cells a reader sees without opening anything;
+- **figures** and **displayed equations** (block mathematics).
+
+Exercises are not in the time: working them is a second sitting.
 
 The line goes directly after the first ``<h1>`` of the page body, as
-``<p class="gdl-reading-time" data-words="N">``, on every page except the root document and the
-pages listed in ``reading_time_exclude`` (the reference pages).
+``<p class="gdl-reading-time" data-minutes=.. data-words=.. data-code-lines=.. data-figures=..
+data-equations=..>``, on every page except the root document and the pages listed in
+``reading_time_exclude`` (the reference pages).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +62,59 @@ def prose_words(html: str) -> int:
     return maths + sum(1 for token in root.get_text(" ").split() if _WORD.search(token))
 
 
-def minutes(words: int, per_minute: int) -> int:
-    return max(1, math.ceil(words / per_minute))
+#: The formula's rates (CONTRIBUTING.md, *Reading time*): a careful first reading.
+WORDS_PER_MINUTE = 100
+CODE_LINES_PER_MINUTE = 6
+MINUTES_PER_FIGURE = 1.0
+MINUTES_PER_EQUATION = 0.5
+ROUND_TO = 5
 
 
-def reading_time_html(words: int, per_minute: int) -> str:
-    m = minutes(words, per_minute)
-    return (f'<p class="gdl-reading-time" data-words="{words}">Reading time: about {m} '
-            f'minute{"s" if m != 1 else ""} ({words:,} words of prose)</p>')
+@dataclass(frozen=True)
+class Reading:
+    """What a reader reads in a chapter, and the minutes it takes."""
+
+    words: int
+    code_lines: int
+    figures: int
+    equations: int
+
+    @property
+    def minutes(self) -> int:
+        t = (self.words / WORDS_PER_MINUTE + self.code_lines / CODE_LINES_PER_MINUTE
+             + self.figures * MINUTES_PER_FIGURE + self.equations * MINUTES_PER_EQUATION)
+        return max(ROUND_TO, ROUND_TO * math.ceil(t / ROUND_TO - 1e-9))
+
+
+def _article(html: str):
+    import bs4  # a dependency of pydata-sphinx-theme, so always there when the book builds
+
+    soup = bs4.BeautifulSoup(html, "html.parser")
+    return soup.find("article") or soup
+
+
+def visible_code_lines(html: str) -> int:
+    """Non-blank lines of the code cells shown without opening anything (not in a ``<details>``)."""
+    return sum(sum(1 for line in cell.get_text().splitlines() if line.strip())
+               for cell in _article(html).select("div.cell_input")
+               if cell.find_parent("details") is None)
+
+
+def measure(html: str) -> Reading:
+    """Words of prose, visible lines of code, figures and displayed equations of a page."""
+    root = _article(html)
+    figures = len(root.select("figure"))
+    equations = len(root.select("div.math"))
+    return Reading(prose_words(html), visible_code_lines(html), figures, equations)
+
+
+def reading_time_html(reading: Reading) -> str:
+    r = reading
+    return (f'<p class="gdl-reading-time" data-minutes="{r.minutes}" data-words="{r.words}" '
+            f'data-code-lines="{r.code_lines}" data-figures="{r.figures}" '
+            f'data-equations="{r.equations}">Reading time: about {r.minutes} minutes '
+            f'({r.words:,} words of prose, {r.code_lines} lines of code, '
+            f'{r.figures} figure{"s" if r.figures != 1 else ""})</p>')
 
 
 def add_reading_time(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
@@ -73,7 +129,7 @@ def add_reading_time(app: Sphinx, pagename: str, templatename: str, context: dic
     match = _H1_END.search(body)
     if match is None:
         return
-    line = reading_time_html(prose_words(body), app.config.reading_time_words_per_minute)
+    line = reading_time_html(measure(body))
     context["body"] = body[:match.end()] + "\n" + line + body[match.end():]
 
 
@@ -83,7 +139,6 @@ def add_static_path(app: Sphinx, config: Any) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("reading_time_exclude", [], "html")
-    app.add_config_value("reading_time_words_per_minute", 200, "html")
     app.connect("config-inited", add_static_path, priority=900)
     app.connect("html-page-context", add_reading_time)
     app.add_css_file("gdlinalg-reading-time.css")

@@ -1,12 +1,13 @@
-"""What a reader meets in a chapter, measured: words of prose, visible code, raw TeX, glossary links.
+"""What a reader meets in a chapter, measured: words of prose, visible code, figures, equations,
+reading time, raw TeX, glossary links.
 
 Shared by the book tests (``tests/book/test_book.py``) and usable on its own to report the numbers for a
 built book::
 
     python tests/book_stats.py _build/html        # one row per chapter of the TOC
 
-Words of prose are counted by the same function that writes the reading time under each chapter's
-title (``_ext/reading_time.py``), so the tested number is the number on the page.
+Words, lines of code, figures and equations are counted by the same function that writes the reading
+time under each chapter's title (``_ext/reading_time.py``), so the tested numbers are those on the page.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.M | re.S)
 def _load(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -152,9 +154,14 @@ def report(html_dir: Path, root: Path = REPO) -> list[dict]:
         page = html_dir / f"{docname}.html"
         html = page.read_text(encoding="utf-8") if page.is_file() else ""
         lines = visible_code_lines(source)
-        rows.append({"chapter": docname, "words": prose_words(html) if html else None,
+        reading = reading_time.measure(html) if html else None
+        rows.append({"chapter": docname, "words": reading and reading.words,
                      "visible cells": len(lines), "visible code lines": sum(lines),
-                     "median lines": statistics.median(lines) if lines else 0})
+                     "median lines": statistics.median(lines) if lines else 0,
+                     "figures": reading and reading.figures,
+                     "displayed equations": reading and reading.equations,
+                     "exercises": source.count("{exercise}"),
+                     "minutes": reading and reading.minutes})
     return rows
 
 

@@ -303,30 +303,44 @@ MEDIAN_VISIBLE_LINES = 15  # median visible code cell
 CHAPTERS = book_stats.chapters()
 
 
-def test_reading_time_counts_prose_only():
+def test_reading_time_counts_prose_code_figures_and_equations():
     html = ('<article><h1>T</h1><p>one two three <span class="math">\\(x^2\\)</span></p>'
-            '<div class="cell_input"><pre>print("not prose")</pre></div>'
+            '<div class="math">\\[y = x\\]</div>'
+            '<div class="cell_input"><pre>print("not prose")\n\nx = 1</pre></div>'
+            '<details><div class="cell_input"><pre>hidden = 2</pre></div></details>'
             '<div class="cell_output"><pre>output</pre></div>'
             '<div class="solution dropdown admonition"><p>hidden solution words</p></div>'
             '<section id="cite-this-chapter"><p>cite words</p></section>'
             '<figure><figcaption><p>Fig. 1.1 caption words</p></figcaption></figure></article>')
-    # T, one, two, three, the formula (one word), and the caption: Fig., 1.1, caption, words.
-    assert book_stats.prose_words(html) == 9
-    assert book_stats.reading_time.minutes(201, 200) == 2
-    assert 'data-words="2,500"' not in book_stats.reading_time.reading_time_html(2500, 200)
-    assert "about 13 minutes (2,500 words" in book_stats.reading_time.reading_time_html(2500, 200)
+    # T, one, two, three, the two formulas (one word each), and the caption: Fig., 1.1, caption,
+    # words; two visible lines of code (the one in <details> is not shown); one figure; one display.
+    reading = book_stats.reading_time.measure(html)
+    assert reading == book_stats.reading_time.Reading(words=10, code_lines=2, figures=1, equations=1)
+    Reading = book_stats.reading_time.Reading
+    # minutes = words/100 + code lines/6 + figures + equations/2, rounded up to 5 (at least 5)
+    assert Reading(2320, 153, 5, 9).minutes == 60          # 23.2 + 25.5 + 5 + 4.5 = 58.2
+    assert Reading(1000, 60, 0, 0).minutes == 20           # exactly 20: not rounded up to 25
+    assert Reading(1001, 60, 0, 0).minutes == 25
+    assert Reading(10, 0, 0, 0).minutes == 5
+    line = book_stats.reading_time.reading_time_html(Reading(2500, 153, 1, 9))
+    assert "about 60 minutes (2,500 words of prose, 153 lines of code, 1 figure)" in line
+    assert 'data-words="2500"' in line and 'data-code-lines="153"' in line
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_chapter_is_one_sitting_and_says_how_long(book, docname):
     a = article(book.page(docname))
-    words = book_stats.prose_words(book.page(docname))
-    assert words <= WORD_BUDGET, f"{docname}: {words} words of prose (budget {WORD_BUDGET})"
+    reading = book_stats.reading_time.measure(book.page(docname))
+    assert reading.words <= WORD_BUDGET, f"{docname}: {reading.words} words of prose (budget {WORD_BUDGET})"
     line = a.find("p", class_="gdl-reading-time")
     assert line is not None, f"{docname}: no reading time"
     assert line.find_previous_sibling() is not None and line.find_previous_sibling().name == "h1"
-    assert int(line["data-words"]) == words  # the number on the page is the tested number
-    assert f"({words:,} words of prose)" in line.get_text()
+    # the numbers on the page are the tested numbers, and the minutes follow the formula
+    shown = book_stats.reading_time.Reading(int(line["data-words"]), int(line["data-code-lines"]),
+                                            int(line["data-figures"]), int(line["data-equations"]))
+    assert shown == reading, (docname, shown, reading)
+    assert int(line["data-minutes"]) == reading.minutes
+    assert f"about {reading.minutes} minutes ({reading.words:,} words of prose" in line.get_text()
 
 
 def test_reference_pages_have_no_reading_time(book):
