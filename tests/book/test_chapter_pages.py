@@ -37,7 +37,8 @@ MUON = (3.4445, -4.7750, 2.0315)
 @pytest.mark.parametrize("docname, figures", [
     ("book/gradient-descent", ["fig-gd-rate-vs-lr", "fig-gd-rate-vs-kappa", "fig-gd-optimizers"]),
     ("book/inverse-recipe", ["fig-blog-losses", "fig-inv-rates", "fig-inv-optimizers"]),
-    ("book/inverse-methods", ["fig-inv-cgls", "fig-inv-newton-schulz", "fig-inv-hilbert", "fig-inv-pinv-growth"]),
+    ("book/solves", ["fig-solve-zigzag", "fig-inv-cgls", "fig-inv-hilbert"]),
+    ("book/inverses", ["fig-inv-newton-schulz", "fig-inv-pinv-growth", "fig-inv-pinv-staircase"]),
 ])
 def test_chapter_figures_and_tables(book, docname, figures):
     # (Glued numbers and exercises: test_book.py::test_glued_numbers_are_in_the_prose and
