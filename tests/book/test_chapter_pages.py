@@ -86,6 +86,7 @@ def test_svd_recipe_page_runs_all_five_matrices_for_20000_iterations(book):
     a = book.article("book/svd-recipe")
     text = plain_text(a)
     assert "200,000 iterations of the recipe" in text
+    assert "def blog_svd" in text    # the plain loop, before the batched aside
     result_table = next(t for t in a.find_all("table") if "recipe" in plain_text(t.find("tr")))
     rows = [[plain_text(td) for td in tr.find_all("td")] for tr in result_table.find_all("tr")[1:]]
     verdict = {(r[0], r[1]): r[-1] for r in rows}
@@ -96,8 +97,8 @@ def test_svd_recipe_page_runs_all_five_matrices_for_20000_iterations(book):
     assert any("UᵀU" in h for h in header) and header[-1].startswith("all three")
 
 
-def test_svd_methods_table_covers_the_methods_on_the_matrices(book):
-    a = book.article("book/svd-methods")
+def test_svd_jacobi_table_covers_the_methods_on_the_matrices(book):
+    a = book.article("book/svd-jacobi")
     method_table = next(t for t in a.find_all("table") if "torch.linalg.svd" in plain_text(t))
     rows = [[plain_text(td) for td in tr.find_all("td")] for tr in method_table.find_all("tr")[1:]]
     methods = {"stiefel (Brockett)", "jacobi", "torch.linalg.svd"}
@@ -111,16 +112,21 @@ def test_svd_methods_table_covers_the_methods_on_the_matrices(book):
             assert err < 1e-13
 
 
-def test_svd_methods_page_measures_jacobi_by_off_diagonal_mass(book):
-    a = book.article("book/svd-methods")
-    caption = plain_text(a.find(id="fig-svd-jacobi-sweeps"))
+def test_svd_jacobi_page_measures_jacobi_by_off_diagonal_mass(book):
+    caption = plain_text(book.article("book/svd-jacobi").find(id="fig-svd-jacobi-sweeps"))
     assert "off-diagonal mass" in caption
+
+
+def test_svd_methods_page_writes_out_brockett_and_names_krylov_methods(book):
+    a = book.article("book/svd-methods")
+    assert a.find(id="fig-svd-stiefel-histories") and a.find(id="svd-subspace-iteration")
     text = plain_text(a)
+    assert "def brockett_svd" in text
     assert "Lanczos" in text and "Golub–Kahan" in text
     assert "method of choice for a few leading triplets" not in text
 
 
-@pytest.mark.parametrize("page", ["svd-recipe", "svd-methods", "low-rank"])
+@pytest.mark.parametrize("page", ["svd-recipe", "svd-methods", "svd-jacobi", "low-rank"])
 def test_figures_have_alt_text_and_captions(book, page):
     a = book.article(f"book/{page}")
     imgs = a.find_all("img")
