@@ -217,3 +217,39 @@ def test_newton_schulz_prose_carries_the_computed_numbers(newton_schulz):
     a, b, c = MUON
     assert f"{a + b + c:.4f}" in text                           # q(1), glued from the code
     assert "Traceback" not in text
+
+
+# ------------------------------------------------------------------------------------------------
+# the preface's figure and the closing chapter
+# ------------------------------------------------------------------------------------------------
+
+
+def test_preface_shows_the_answer_in_one_figure_with_its_measured_slopes(book):
+    a = book.article("book/intro")
+    fig = a.find(id="fig-intro-answer")
+    assert fig is not None and fig.find("figcaption"), "fig-intro-answer"
+    img = fig.find("img")
+    assert img is not None and len(img.get("alt", "").strip()) > 40
+    text = plain_text(a)
+    m = re.search(r"grows like κ2 \(measured slope (\S+)\), heavy-ball momentum like κ \(slope (\S+)\)", text)
+    assert m, text[:3000]
+    gd, hb = (float(v) for v in m.groups())
+    assert abs(gd - 2) < 0.3 and abs(hb - 1) < 0.2
+    m = re.search(r"Newton–Schulz adds about (\S+) steps per factor of ten", text)
+    assert m and abs(float(m.group(1)) - 2 * math.log2(10)) < 1
+
+
+def test_choosing_table_has_every_task_with_cost_ratio_and_error(book):
+    a = book.article("book/choosing")
+    table = next(t for t in a.find_all("table") if "time ÷ torch.linalg" in plain_text(t))
+    header = [plain_text(th) for th in table.find_all("th")]
+    rows = [dict(zip(header, (plain_text(td) for td in tr.find_all("td")))) for tr in table.find_all("tr")[1:]]
+    tasks = {r["task"] for r in rows}
+    assert tasks == {"inverse", "solve", "least squares", "pseudo-inverse", "full SVD", "full eigh",
+                     "10 singular triplets", "10 eigenpairs"}
+    for r in rows:
+        assert re.fullmatch(r"\d+(\.\d)?×", r["time ÷ torch.linalg"]), r
+        assert float(r["products"]) > 0 and int(r["iterations"]) > 0, r
+        assert float(r["difference from torch.linalg"].replace("−", "-")) < 1e-5, r
+    text = plain_text(a)
+    assert "warm start" in text and "one at a time" in text
