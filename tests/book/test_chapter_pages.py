@@ -149,38 +149,55 @@ def test_low_rank_page_checks_eckart_young_and_pca(book):
 # ------------------------------------------------------------------------------------------------
 
 
-def test_eigenvalue_page_has_its_figures_with_alt_text_and_captions(book):
-    a = book.article("book/eigenvalues")
-    for name in ("fig-eig-game", "fig-eig-lobpcg", "fig-eig-gap"):
+@pytest.mark.parametrize("docname, figures", [
+    ("book/eigenvalues", ["fig-eig-game"]),
+    ("book/partial", ["fig-eig-lobpcg", "fig-eig-gap"]),
+])
+def test_eigenvalue_pages_have_their_figures_with_alt_text_and_captions(book, docname, figures):
+    a = book.article(docname)
+    for name in figures:
         fig = a.find(id=name)
         assert fig is not None and fig.find("figcaption") is not None, name
         img = fig.find("img")
         assert img is not None and len((img.get("alt") or "").strip()) > 40, name
 
 
-def test_eigenvalue_page_compares_lobpcg_with_torch_and_the_package(book):
-    a = book.article("book/eigenvalues")
+def test_eigenvalue_page_measures_shift_invert_and_jacobi(book):
+    text = plain_text(book.article("book/eigenvalues"))
+    m = re.search(r"error factor (\S+) per step, predicted (\S+);", text)
+    assert m, text[:3000]
+    measured, predicted = (float(g) for g in m.groups())
+    assert abs(measured / predicted - 1) < 0.05
+    m = re.search(r"Two-sided Jacobi needs (\d+) sweeps.{1,900}?needs (\d+) sweeps, as the equivalence", text, re.S)
+    assert m and abs(int(m.group(1)) - int(m.group(2))) <= 1
+    for author in ("Oja", "Gemp"):
+        assert author in text
+
+
+def test_partial_page_compares_lobpcg_with_torch_and_the_package(book):
+    a = book.article("book/partial")
     table = next(t for t in a.find_all("table") if "torch.lobpcg" in plain_text(t))
     header = [plain_text(th) for th in table.find_all("th")]
     rows = {(cells := [plain_text(td) for td in tr.find_all("td")])[0]: dict(zip(header, cells))
             for tr in table.find_all("tr")[1:]}
-    assert set(rows) == {"ours (LOBPCG)", "torch.lobpcg", "gdlinalg.truncated_eigh"}
+    assert set(rows) == {"ours (LOBPCG)", "ours (Chebyshev filter)", "torch.lobpcg", "gdlinalg.truncated_eigh"}
     for row in rows.values():
         assert float(row["largest residual"]) <= 1e-12
         assert int(row["products with A"]) > 0 and int(row["steps"]) > 0
     assert float(rows["gdlinalg.truncated_eigh"]["largest residual"]) < 1e-14
 
 
-def test_eigenvalue_page_states_the_measured_gap_slopes(book):
-    text = plain_text(book.article("book/eigenvalues"))
+def test_partial_page_states_the_measured_gap_slopes(book):
+    text = plain_text(book.article("book/partial"))
     slopes = re.search(r"are (\S+) for power iteration, (\S+) for gradient ascent and (\S+) for "
                        r"steepest ascent, against the predicted .{1,60}?, and (\S+) for LOBPCG", text)
     assert slopes, text[-3000:]
     power, gradient, steepest, lobpcg = (float(s.replace("−", "-")) for s in slopes.groups())
     assert all(abs(s + 1) < 0.1 for s in (power, gradient, steepest))
     assert abs(lobpcg + 0.5) < 0.1
-    for author in ("Oja", "Gemp", "Knyazev"):
-        assert author in text
+    cheb = re.search(r"fitted slope is (\S+?)\.(?:\s|$)", text)
+    assert cheb and abs(float(cheb.group(1).replace("−", "-")) + 0.5) < 0.1
+    assert "Knyazev" in text
 
 
 # ------------------------------------------------------------------------------------------------

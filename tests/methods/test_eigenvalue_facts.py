@@ -1,6 +1,6 @@
-"""Methods: the facts the chapter "Eigenvalues by gradient methods" (book/eigenvalues.md) rests
-on, recomputed with ``gdlinalg`` and ``torch.autograd``. The built page is checked in
-``tests/book/test_chapter_pages.py``.
+"""Methods: the facts the chapters "Eigenvalues by gradient methods" (book/eigenvalues.md) and
+"Partial decompositions" (book/partial.md) rest on, recomputed with ``gdlinalg`` and
+``torch.autograd``. The built pages are checked in ``tests/book/test_chapter_pages.py``.
 """
 
 from __future__ import annotations
