@@ -142,6 +142,11 @@ def test_low_rank_page_checks_eckart_young_and_pca(book):
     m = re.search(r"differ by at most (\S+) \(Frobenius\)", text)
     assert m and float(m.group(1)) < 1e-12
     assert "grace_hopper.jpg" in text and "Stocks.csv" in text
+    # ALS, gradient descent on the factors and Oja's rule, written out and run (issue 21)
+    m = re.search(r"ALS reaches the Eckart–Young error to .+? in (\d+) iterations", text)
+    assert m and int(m.group(1)) > 10
+    assert "Oja's rule" in text and "escapes the square only if it works on the data" in text
+    assert "previous chapter" in text and "the last chapter" in text   # the book's one arc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,6 +238,7 @@ def test_newton_schulz_prose_carries_the_computed_numbers(newton_schulz):
     text = plain_text(newton_schulz)
     a, b, c = MUON
     assert f"{a + b + c:.4f}" in text                           # q(1), glued from the code
+    assert "previous chapter" in text and "next chapter" in text   # the book's one arc
     assert "Traceback" not in text
 
 
