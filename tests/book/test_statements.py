@@ -174,3 +174,43 @@ def test_prose_checks_catch_the_reviewed_examples():
     assert not PROGRAM_OUTPUT.match("0.56") and not PROGRAM_OUTPUT.match("1e6") and not PROGRAM_OUTPUT.match("2e-7")
     assert DOUBLED.search("The The matrix inverse by the blog's recipe chapter uses")
     assert not DOUBLED.search("the theory")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter numbers written in link text follow the table of contents
+# ------------------------------------------------------------------------------------------------
+
+#: A link whose text names a chapter by number: {doc}`chapter 9 <svd-methods>`, {doc}`Chapter 10's <x>`.
+CHAPTER_LINK = re.compile(r"\{doc\}`[Cc]hapters? (\d+)(?:'s)?\s*<([^>]+)>`")
+
+
+def chapter_numbers() -> dict[str, int]:
+    """The number of every chapter, as the book prints it: numbered parts count on across parts."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    numbered = [entry["file"].split("/")[-1] for part in toc["parts"] if part.get("numbered")
+                for entry in part["chapters"]]
+    return {name: i for i, name in enumerate(numbered, start=1)}
+
+
+def misnumbered_links(source: str, numbers: dict[str, int]) -> list[str]:
+    return [m.group(0) for m in CHAPTER_LINK.finditer(source)
+            if numbers.get(m.group(2).split("#")[0].strip()) != int(m.group(1))]
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_numbers_in_links_follow_the_toc(docname):
+    """A chapter inserted or split renumbers those after it; a link that says 'chapter 9' must
+    still lead to chapter 9."""
+    source = (REPO / f"{docname}.md").read_text(encoding="utf-8")
+    wrong = misnumbered_links(source, chapter_numbers())
+    assert not wrong, f"{docname}: link text names another chapter's number: {wrong}"
+
+
+def test_chapter_number_check_catches_a_stale_number():
+    numbers = {"svd-methods": 9, "svd-jacobi": 10}
+    assert misnumbered_links("see {doc}`chapter 9 <svd-methods>` and {doc}`Chapter 10's <svd-jacobi>`",
+                             numbers) == []
+    assert misnumbered_links("{doc}`chapter 9's <svd-jacobi>`", numbers) == ["{doc}`chapter 9's <svd-jacobi>`"]
+    assert chapter_numbers()["tensors"] == 1
