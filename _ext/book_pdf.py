@@ -309,6 +309,30 @@ class BibliographyInPlace(SphinxPostTransform):
             place.parent.remove(place)
 
 
+class PrefaceLevels(SphinxPostTransform):
+    """13. The root page's sections numbered by their depth before jupyterbook-latex reads them.
+
+    sphinx-jupyterbook-latex gives each section of a page a ``header_level``, but its counter goes
+    up for every *sibling* section too, so the preface's sixth ``##`` heading came out at level 7
+    and a seventh at 8, which LaTeX has no heading for. Recomputed here from the nesting (a ``##``
+    section is level 2), just before its transform (priority 700) turns the titles into
+    ``RootHeader`` nodes with these levels."""
+
+    default_priority = 699
+    formats = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        def assign(node: nodes.Node, depth: int) -> None:
+            for child in node.children:
+                if isinstance(child, nodes.section) and "header_level" in child:
+                    child["header_level"] = depth
+                    assign(child, depth + 1)
+                elif isinstance(child, nodes.Element):
+                    assign(child, depth)
+
+        assign(self.document, 1)
+
+
 class PrefaceHeadings(SphinxPostTransform):
     """13. The root page as a preface, its headings in the chapters' heading font."""
 
@@ -521,6 +545,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_post_transform(SolutionsAtChapterEnd)
     app.add_post_transform(MarkBibliography)
     app.add_post_transform(BibliographyInPlace)
+    app.add_post_transform(PrefaceLevels)
     app.add_post_transform(PrefaceHeadings)
     app.add_post_transform(RelativeBookPdfLinks)
     app.add_role("book-pdf", book_pdf_role)

@@ -277,3 +277,18 @@ def test_pdf_says_nothing_about_clicking(pdf):
     _, text = pdf
     found = re.search(r".{0,80}\bclick.{0,80}", text, re.I)
     assert found is None, found[0]
+
+
+def test_preface_headings_are_sections_of_one_level(book):
+    """Every ``##`` heading of the preface (the root page) is a ``\\section*`` in the PDF: one
+    level, whatever their number (sphinx-jupyterbook-latex counted siblings as deeper levels, so a
+    seventh heading had no LaTeX level and failed the build; ``PrefaceLevels`` in book_pdf.py)."""
+    import re
+
+    tex = (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
+    preface = tex.split("\\chapter*{Preface}", 1)[1].split("\\part", 1)[0]
+    source = (book.root / "book" / "intro.md").read_text(encoding="utf-8")
+    wanted = re.findall(r"^## (.+)$", source, re.M)
+    found = {title: sub for sub, title in re.findall(r"\\((?:sub)*)section\*\{([^}]*)\}", preface)}
+    assert len(wanted) >= 6 and all(title in found for title in wanted), (wanted, found)
+    assert all(found[title] == "" for title in wanted), found
