@@ -27,6 +27,10 @@ repository and site URL) is written:
    to the first is written at the old address, so that old citations keep working after a chapter
    is renamed or split. For a split chapter, a small script sends a link to a section (``#anchor``)
    to whichever successor now holds that anchor.
+6. **Sections that moved out of a page that stays**: ``citation_sections_moved`` maps a current
+   page to the pages that took some of its sections (``book/svd-methods: [book/svd-jacobi]``). The
+   page gets a small script: a link to an anchor it no longer has, which one of those pages has,
+   goes there, so that a cited section stays reachable at its old address.
 
 The access date in the blocks is the build date (``SOURCE_DATE_EPOCH`` if set); a small script
 replaces it by the reader's date when the page is viewed, so a copied reference says when the
@@ -447,6 +451,31 @@ def write_outputs(app: Sphinx, exception: Exception | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         anchors = split_anchors(outdir, targets)
         path.write_text(redirect_html(old, new, meta, title, anchors), encoding="utf-8")
+    for page, targets in (app.config.citation_sections_moved or {}).items():
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        missing = [t for t in [page, *targets] if t not in app.env.found_docs]
+        if not targets or missing:
+            logger.warning(f"[citation] sections moved from {page!r} -> {missing or targets!r}: "
+                           "no such document", **WARN)
+            continue
+        path = outdir / (page + ".html")
+        moved = {a: _relative(page, doc) for a, doc in split_anchors(outdir, [page, *targets]).items()}
+        html_text = path.read_text(encoding="utf-8")
+        path.write_text(html_text.replace("</body>", moved_sections_script(moved) + "</body>", 1),
+                        encoding="utf-8")
+
+
+def moved_sections_script(moved: dict[str, str]) -> str:
+    """A script for a page some of whose sections moved: an ``#anchor`` the page lacks and
+    ``moved`` (anchor -> relative address) has is followed to its new page."""
+    table = json.dumps(dict(sorted(moved.items())), ensure_ascii=True).replace("</", "<\\/")
+    return ("<script>(function () {\n"
+            f"  var moved = {table};\n"
+            "  var anchor = decodeURIComponent(location.hash.slice(1));\n"
+            "  if (anchor && !document.getElementById(anchor) && moved[anchor]) {\n"
+            "    location.replace(moved[anchor] + location.hash);\n"
+            "  }\n"
+            "})();</script>\n")
 
 
 _ID = re.compile(r'\sid="([^"]+)"')
@@ -474,6 +503,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("citation_metadata", {}, "env")
     app.add_config_value("citation_exclude", [], "env")
     app.add_config_value("citation_redirects", {}, "html")
+    app.add_config_value("citation_sections_moved", {}, "html")
     # After jupyter-book/myst-nb have filled in their config (default priority 500).
     app.connect("config-inited", read_metadata, priority=820)
     # Before the TOC collector (priority 500), so that the new section is in "On this page".

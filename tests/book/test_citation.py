@@ -8,6 +8,7 @@ shared with tests/book/test_book.py); the others are fast.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -348,7 +349,7 @@ def test_configured_redirects_exist(book):
 def test_split_chapters_keep_their_old_addresses(book):
     assert targets(REDIRECTS["book/inverse"]) == ["book/inverse-recipe", "book/solves", "book/inverses"]
     assert targets(REDIRECTS["book/inverse-methods"]) == ["book/solves", "book/inverses"]
-    assert targets(REDIRECTS["book/svd"]) == ["book/svd-recipe", "book/svd-methods"]
+    assert targets(REDIRECTS["book/svd"]) == ["book/svd-recipe", "book/svd-methods", "book/svd-jacobi"]
 
 
 @pytest.mark.book
@@ -359,3 +360,22 @@ def test_access_date_script_is_loaded(book):
     block = cite_block(s, chapter=True)
     built = [c for c in block["class"] if c.startswith("gdl-built-")]
     assert len(built) == 1 and DATE.match(built[0].removeprefix("gdl-built-"))
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page, successor, anchor", [
+    ("book/svd-methods", "svd-jacobi.html", "one-sided-jacobi-exact-coordinate-descent"),
+    ("book/eigenvalues", "partial.html", "what-the-gap-does-measured"),
+])
+def test_a_moved_section_is_followed_from_the_page_it_left(book, page, successor, anchor):
+    """Sections that moved to a new chapter while their page stayed: the old page forwards a link
+    to such a section (and only to one it no longer has) to the page that now holds it."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    moves = config["sphinx"]["config"]["citation_sections_moved"]
+    assert f"book/{Path(successor).stem}" in moves[page]
+    script = " ".join(s.string or "" for s in soup(book, page).find_all("script") if "var moved" in (s.string or ""))
+    table = json.loads(re.search(r"var moved = (\{.*?\});", script).group(1))
+    assert table.get(anchor) == successor, (anchor, sorted(table)[:10])
+    own = {sec["id"] for sec in soup(book, page).find("article").find_all(id=True)}
+    assert not own & set(table), sorted(own & set(table))[:5]
+    assert anchor in {sec["id"] for sec in soup(book, f"book/{Path(successor).stem}").find_all("section", id=True)}
