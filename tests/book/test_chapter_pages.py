@@ -145,7 +145,7 @@ def test_low_rank_page_checks_eckart_young_and_pca(book):
     # ALS, gradient descent on the factors and Oja's rule, written out and run (issue 21)
     m = re.search(r"ALS reaches the Eckart–Young error to .+? in (\d+) iterations", text)
     assert m and int(m.group(1)) > 10
-    assert "Oja's rule" in text and "escapes the square only if it works on the data" in text
+    assert "Oja’s rule" in text and "escapes the square only if it works on the data" in text  # smart quotes
     assert "previous chapter" in text and "the last chapter" in text   # the book's one arc
 
 

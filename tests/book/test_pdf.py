@@ -218,9 +218,12 @@ def author_year(entry) -> tuple[str, str]:
 
 
 def test_pdf_title_page_has_title_authors_and_version(pages):
-    first = words(pages[0])
-    assert CONFIG["title"] in first and CONFIG["author"] in first, first
-    assert f"Version {VERSION}" in first, (VERSION, first)
+    # Compared without spaces: pypdf guesses word spaces on the title page from the widths of the
+    # font subset, which new glyphs elsewhere in the book change (poppler's pdftotext reads
+    # "Matrix operations by gradient methods" where pypdf read "Matrixoperationsbygradientmethods").
+    first = "".join(pages[0].split())
+    for expected in (CONFIG["title"], CONFIG["author"], f"Version {VERSION}"):
+        assert "".join(expected.split()) in first, (expected, pages[0])
 
 
 def test_pdf_numbers_exercises_as_the_website(book, pdf):
