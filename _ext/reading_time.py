@@ -46,12 +46,15 @@ _H1_END = re.compile(r"</h1>", re.IGNORECASE)
 STATIC_DIR = Path(__file__).resolve().parent / "reading_time_static"
 
 
-def prose_words(html: str) -> int:
-    """Words of prose in an HTML page or fragment (the ``<article>`` if there is one)."""
+def _article(html: str):
     import bs4  # a dependency of pydata-sphinx-theme, so always there when the book builds
 
     soup = bs4.BeautifulSoup(html, "html.parser")
-    root = soup.find("article") or soup
+    return soup.find("article") or soup
+
+
+def _prose_words(root) -> int:
+    """Words of prose in a parsed page; removes what is not prose from ``root``."""
     for selector in NOT_PROSE:
         for element in root.select(selector):
             element.decompose()
@@ -60,6 +63,17 @@ def prose_words(html: str) -> int:
         maths += 1
         element.decompose()
     return maths + sum(1 for token in root.get_text(" ").split() if _WORD.search(token))
+
+
+def _visible_code_lines(root) -> int:
+    """Non-blank lines of the code cells shown without opening anything (not in a ``<details>``)."""
+    return sum(sum(1 for line in cell.get_text().splitlines() if line.strip())
+               for cell in root.select("div.cell_input") if cell.find_parent("details") is None)
+
+
+def prose_words(html: str) -> int:
+    """Words of prose in an HTML page or fragment (the ``<article>`` if there is one)."""
+    return _prose_words(_article(html))
 
 
 #: The formula's rates (CONTRIBUTING.md, *Reading time*): a careful first reading.
@@ -86,26 +100,13 @@ class Reading:
         return max(ROUND_TO, ROUND_TO * math.ceil(t / ROUND_TO - 1e-9))
 
 
-def _article(html: str):
-    import bs4  # a dependency of pydata-sphinx-theme, so always there when the book builds
-
-    soup = bs4.BeautifulSoup(html, "html.parser")
-    return soup.find("article") or soup
-
-
-def visible_code_lines(html: str) -> int:
-    """Non-blank lines of the code cells shown without opening anything (not in a ``<details>``)."""
-    return sum(sum(1 for line in cell.get_text().splitlines() if line.strip())
-               for cell in _article(html).select("div.cell_input")
-               if cell.find_parent("details") is None)
-
-
 def measure(html: str) -> Reading:
-    """Words of prose, visible lines of code, figures and displayed equations of a page."""
+    """Words of prose, visible lines of code, figures and displayed equations of a page, from one
+    parse of it (the words last: counting them removes the code, the outputs and the maths)."""
     root = _article(html)
-    figures = len(root.select("figure"))
-    equations = len(root.select("div.math"))
-    return Reading(prose_words(html), visible_code_lines(html), figures, equations)
+    figures, equations = len(root.select("figure")), len(root.select("div.math"))
+    code_lines = _visible_code_lines(root)
+    return Reading(_prose_words(root), code_lines, figures, equations)
 
 
 def reading_time_html(reading: Reading) -> str:
