@@ -434,13 +434,10 @@ def write_outputs(app: Sphinx, exception: Exception | None) -> None:
         target = outdir / (docname + ".bib")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(to_bibtex(rec), encoding="utf-8")
-    for old, targets in (app.config.citation_redirects or {}).items():
+    for old, value in (app.config.citation_redirects or {}).items():
         old = old.removesuffix(".html").strip("/")
-        targets = [targets] if isinstance(targets, str) else list(targets)
-        missing = [t for t in targets if t not in app.env.found_docs]
-        if not targets or missing:
-            logger.warning(f"[citation] redirect {old!r} -> {missing or targets!r}: no such document",
-                           **WARN)
+        targets = _documents(app, f"redirect {old!r}", value)
+        if targets is None:
             continue
         if old in app.env.found_docs:
             logger.warning(f"[citation] redirect {old!r}: a document of that name exists", **WARN)
@@ -451,18 +448,26 @@ def write_outputs(app: Sphinx, exception: Exception | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         anchors = split_anchors(outdir, targets)
         path.write_text(redirect_html(old, new, meta, title, anchors), encoding="utf-8")
-    for page, targets in (app.config.citation_sections_moved or {}).items():
-        targets = [targets] if isinstance(targets, str) else list(targets)
-        missing = [t for t in [page, *targets] if t not in app.env.found_docs]
-        if not targets or missing:
-            logger.warning(f"[citation] sections moved from {page!r} -> {missing or targets!r}: "
-                           "no such document", **WARN)
+    for page, value in (app.config.citation_sections_moved or {}).items():
+        documents = _documents(app, f"sections moved from {page!r}", value, also=page)
+        if documents is None:
             continue
         path = outdir / (page + ".html")
-        moved = {a: _relative(page, doc) for a, doc in split_anchors(outdir, [page, *targets]).items()}
+        moved = {a: _relative(page, doc) for a, doc in split_anchors(outdir, [page, *documents]).items()}
         html_text = path.read_text(encoding="utf-8")
         path.write_text(html_text.replace("</body>", moved_sections_script(moved) + "</body>", 1),
                         encoding="utf-8")
+
+
+def _documents(app: Sphinx, entry: str, value: str | list[str], also: str | None = None) -> list[str] | None:
+    """The documents a configuration entry names (one name or a list), or ``None``, with a warning,
+    when the list is empty or one of them (or ``also``) does not exist."""
+    documents = [value] if isinstance(value, str) else list(value)
+    missing = [d for d in ([also] if also else []) + documents if d not in app.env.found_docs]
+    if not documents or missing:
+        logger.warning(f"[citation] {entry} -> {missing or documents!r}: no such document", **WARN)
+        return None
+    return documents
 
 
 def moved_sections_script(moved: dict[str, str]) -> str:
