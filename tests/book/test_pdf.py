@@ -97,9 +97,14 @@ def test_pdf_has_the_bibliography_and_no_unresolved_reference(book, pdf):
     assert "Bibliography" in text or "References" in text
 
 
+def latex_source(book) -> str:
+    """The LaTeX the PDF was made from."""
+    return (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
+
+
 def test_tables_of_outputs_are_tables_in_the_pdf(book):
     """The chapters display their tables as Markdown: LaTeX tables, never an HTML repr."""
-    tex = (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
+    tex = latex_source(book)
     assert "IPython.core.display.HTML object" not in tex
     assert "\\begin{tabulary}" in tex or "\\begin{longtable}" in tex or "\\begin{tabular}" in tex
 
@@ -286,10 +291,7 @@ def test_preface_headings_are_sections_of_one_level(book):
     """Every ``##`` heading of the preface (the root page) is a ``\\section*`` in the PDF: one
     level, whatever their number (sphinx-jupyterbook-latex counted siblings as deeper levels, so a
     seventh heading had no LaTeX level and failed the build; ``PrefaceLevels`` in book_pdf.py)."""
-    import re
-
-    tex = (book.root / "_build" / "latex" / PDF_NAME.replace(".pdf", ".tex")).read_text(encoding="utf-8")
-    preface = tex.split("\\chapter*{Preface}", 1)[1].split("\\part", 1)[0]
+    preface = latex_source(book).split("\\chapter*{Preface}", 1)[1].split("\\part", 1)[0]
     source = (book.root / "book" / "intro.md").read_text(encoding="utf-8")
     wanted = re.findall(r"^## (.+)$", source, re.M)
     found = {title: sub for sub, title in re.findall(r"\\((?:sub)*)section\*\{([^}]*)\}", preface)}
