@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from . import pseudoinverse, scaling
+from . import derivatives, pseudoinverse, scaling
 from .checks import all_finite, check_hermitian_input, check_matrix, check_rank_k, real_dtype
 from .completion import complete_orthonormal
 from .dispatch import keep_range, methods, run as _run, scaled
@@ -127,7 +127,8 @@ def inv_result(
     As, e = _prepare(A, "inv", method)
     res = _run("inv", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     # A = 2^e As, so A^{-1} = 2^-e As^{-1}: exact.
-    return _replace_solution(res, scaling.scale(res.solution, -e).reshape(A.shape))
+    X = scaling.scale(res.solution, -e).reshape(A.shape)
+    return _replace_solution(res, derivatives.attach_inverse(A, X))
 
 
 def inv(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None = None,
@@ -275,11 +276,19 @@ def solve_result(
         res = _run("solve", method, (As, Bs), {"tol": tol, "max_iter": max_iter, **options}, None)
         # (2^ea As) x_j = 2^eb_j bs_j  <=>  x_j = 2^(eb_j - ea) As^{-1} bs_j, column by column.
         X = scaling.scale_columns(res.solution, eb - ea.unsqueeze(-1)).reshape(B.shape)
+        X = derivatives.attach_solve(A, B, X, _adjoint_solver(method, tol, max_iter, options))
     if not left:
         X = X.mH
     if vector:
         X = X.squeeze(-1)
     return _replace_solution(res, X)
+
+
+def _adjoint_solver(method: str, tol: float | None, max_iter: int | None, options: dict[str, Any]):
+    """The solve of the backward pass, ``M Y = G`` with ``M = A^H``: the same method and options."""
+    def adjoint(M: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+        return solve(M, G, method=method, tol=tol, max_iter=max_iter, **options)
+    return adjoint
 
 
 def solve(A: torch.Tensor, B: torch.Tensor, *, left: bool = True, method: str = "newton_schulz",

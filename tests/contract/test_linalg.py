@@ -434,6 +434,9 @@ FUNCS = {
 }
 
 
+DIFFERENTIABLE = {"inv", "solve"}
+
+
 @pytest.mark.parametrize("name", sorted(FUNCS))
 def test_inputs_not_modified_and_grad_inputs_work(name):
     A = matrices.random_spd(6, cond=10.0, seed=9)
@@ -442,8 +445,12 @@ def test_inputs_not_modified_and_grad_inputs_work(name):
     out = FUNCS[name](A_req)
     assert torch.equal(A_req.detach(), before)
     tensors = out if isinstance(out, tuple) else (out,)
-    # Documented: results carry no autograd history.
-    assert all(not t.requires_grad for t in tensors)
+    # The inverse and the solve carry the analytic derivative (tests/contract/test_derivatives.py);
+    # the other functions do not yet (issue 22), and say so by a detached output.
+    if name in DIFFERENTIABLE:
+        assert all(t.requires_grad for t in tensors)
+    else:
+        assert all(not t.requires_grad for t in tensors)
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""The analytic derivatives of the operations: one ``torch.autograd.Function`` per operation.
+
+The kernels iterate on detached tensors; nothing of an iteration is recorded. When an input
+requires grad, the public function computes its answer as before and then *attaches* it to the
+inputs through the derivative of the exact operation, so that autograd sees one node per call:
+
+- inverse, ``X = A^{-1}``:  ``dX = -X dA X``, so the vector-Jacobian product (adjoint) of ``G`` is
+  ``-X^H G X^H`` (Giles 2008, "An extended collection of matrix derivative results for forward
+  and reverse mode automatic differentiation", section 2.2.3);
+- solve, ``A X = B``:  ``dX = A^{-1}(dB - dA X)``; the adjoints are ``G_B = A^{-H} G``, one solve
+  with ``A^H`` (by the package's own :func:`gdlinalg.solve`), and ``G_A = -G_B X^H`` (Giles 2008,
+  2.3.1).
+
+The backward passes are written with differentiable operations on the saved output (and, for the
+solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
+Hessian-vector products) follow the same formulas.
+
+The answer is passed to ``forward`` already computed: ``forward`` only records the node. The
+output is a fresh tensor object (``detach`` of the computed answer), never the input object.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+def wants_grad(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records an operation on these inputs now."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+class _Inverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        out = X.detach()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, G: torch.Tensor):
+        (X,) = ctx.saved_tensors
+        Xh = X.mH
+        return -(Xh @ G @ Xh), None
+
+
+class _Solve(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, B: torch.Tensor, X: torch.Tensor,
+                adjoint_solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        out = X.detach()
+        ctx.save_for_backward(A, out)
+        ctx.adjoint_solve = adjoint_solve
+        return out
+
+    @staticmethod
+    def backward(ctx, G: torch.Tensor):
+        A, X = ctx.saved_tensors
+        GB = ctx.adjoint_solve(A.mH, G)                       # A^H G_B = G
+        GA = -(GB @ X.mH) if ctx.needs_input_grad[0] else None
+        return GA, GB if ctx.needs_input_grad[1] else None, None, None
+
+
+def attach_inverse(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``X`` (computed as ``A^{-1}``) with autograd history: the inverse's derivative."""
+    if not wants_grad(A):
+        return X
+    return _Inverse.apply(A, X)
+
+
+def attach_solve(A: torch.Tensor, B: torch.Tensor, X: torch.Tensor,
+                 adjoint_solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``X`` (computed from ``A X = B``, both ``(*, n, k)``-shaped after broadcasting) with autograd
+    history: the solve's derivative; ``adjoint_solve(M, G)`` solves ``M Y = G``."""
+    if not wants_grad(A, B):
+        return X
+    return _Solve.apply(A, B, X, adjoint_solve)

@@ -1,0 +1,115 @@
+"""Contract: the outputs carry the analytic derivative of the operation, as torch.linalg's do.
+
+Gradients are compared with torch.linalg's on well-conditioned input (relative 1e-10 in float64
+and complex128, a few thousand u in the single precisions), batched and broadcast as torch
+broadcasts; ``gradcheck`` and ``gradgradcheck`` check the formulas themselves on small float64
+cases; and no method returns a detached answer for an input that requires grad.
+(Issue 22, first part: the inverse and the solve.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gdlinalg
+
+DTYPES = [torch.float32, torch.float64, torch.complex64, torch.complex128]
+#: Relative agreement with torch.linalg's gradient: both are rounding away from the exact one.
+TOL = {torch.float64: 1e-10, torch.complex128: 1e-10, torch.float32: 2e-4, torch.complex64: 2e-4}
+
+
+def well_conditioned(*shape: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    n = shape[-1]
+    A = torch.randn(*shape, dtype=dtype, generator=g) / n ** 0.5
+    return A + 2 * torch.eye(n, dtype=dtype)
+
+
+def cotangent(like: torch.Tensor, seed: int) -> torch.Tensor:
+    return torch.randn(like.shape, dtype=like.dtype, generator=torch.Generator().manual_seed(seed))
+
+
+def vjp(f, inputs, seed=7):
+    """The gradient of Re <W, f(inputs)> for a fixed random W: one vector-Jacobian product."""
+    out = f(*inputs)
+    W = cotangent(out, seed)
+    return torch.autograd.grad((out * W.conj()).real.sum(), inputs)
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 5), (3, 4, 4)])
+def test_inverse_gradient_equals_torch(dtype, shape):
+    A = well_conditioned(*shape, dtype=dtype, seed=1).requires_grad_()
+    (ours,) = vjp(gdlinalg.inv, (A,))
+    (theirs,) = vjp(torch.linalg.inv, (A,))
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("shapes", [((4, 4), (4, 3)), ((2, 4, 4), (4, 3)), ((4, 4), (2, 4, 3))])
+def test_solve_gradients_in_A_and_B_equal_torch(dtype, left, shapes):
+    sa, sb = shapes
+    A = well_conditioned(*sa, dtype=dtype, seed=2).requires_grad_()
+    shape_b = sb if left else (*sb[:-2], sb[-1], sb[-2])
+    B = cotangent(torch.empty(shape_b, dtype=dtype), 3).requires_grad_()
+    ours = vjp(lambda a, b: gdlinalg.solve(a, b, left=left), (A, B))
+    theirs = vjp(lambda a, b: torch.linalg.solve(a, b, left=left), (A, B))
+    for o, t in zip(ours, theirs):
+        assert o.shape == t.shape and rel(o, t) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_solve_gradient_for_a_vector_right_hand_side(dtype):
+    A = well_conditioned(3, 4, 4, dtype=dtype, seed=4).requires_grad_()
+    b = cotangent(torch.empty(4, dtype=dtype), 5).requires_grad_()   # broadcast over the batch
+    ours = vjp(gdlinalg.solve, (A, b))
+    theirs = vjp(torch.linalg.solve, (A, b))
+    for o, t in zip(ours, theirs):
+        assert o.shape == t.shape and rel(o, t) < TOL[dtype]
+
+
+def test_gradcheck_and_gradgradcheck_inverse_and_solve():
+    A = well_conditioned(3, 3, dtype=torch.float64, seed=6).requires_grad_()
+    B = cotangent(torch.empty(3, 2, dtype=torch.float64), 8).requires_grad_()
+    assert torch.autograd.gradcheck(gdlinalg.inv, (A,))
+    assert torch.autograd.gradgradcheck(gdlinalg.inv, (A,))
+    assert torch.autograd.gradcheck(gdlinalg.solve, (A, B))
+    assert torch.autograd.gradgradcheck(gdlinalg.solve, (A, B))
+    assert torch.autograd.gradcheck(lambda a, b: gdlinalg.solve(a, b, left=False), (A, B.mT.detach().requires_grad_()))
+
+
+@pytest.mark.parametrize("method", gdlinalg.methods()["inv"])
+def test_every_inverse_method_keeps_the_history(method):
+    A = well_conditioned(4, 4, dtype=torch.float64, seed=9).requires_grad_()
+    res = gdlinalg.inv_result(A, method=method, **({"max_iter": 20_000} if method != "newton_schulz" else {}))
+    assert res.solution.requires_grad and res.solution.grad_fn is not None
+    (g,) = torch.autograd.grad(res.solution.sum(), A)
+    X = res.solution.detach()
+    assert torch.allclose(g, -(X.mT @ torch.ones_like(X) @ X.mT))   # the exact operation's derivative
+
+
+@pytest.mark.parametrize("method", gdlinalg.methods()["solve"])
+def test_every_solve_method_keeps_the_history(method):
+    A = well_conditioned(4, 4, dtype=torch.float64, seed=10).requires_grad_()
+    B = cotangent(torch.empty(4, 2, dtype=torch.float64), 11).requires_grad_()
+    X = gdlinalg.solve_result(A, B, method=method).solution
+    assert X.requires_grad and X.grad_fn is not None
+    gA, gB = torch.autograd.grad(X.sum(), (A, B))
+    assert gA.shape == A.shape and gB.shape == B.shape
+
+
+def test_no_history_without_grad_and_inputs_untouched():
+    A = well_conditioned(4, 4, dtype=torch.float64, seed=12)
+    assert not gdlinalg.inv(A).requires_grad
+    Ag = A.clone().requires_grad_()
+    with torch.no_grad():
+        assert not gdlinalg.inv(Ag).requires_grad
+    before = Ag.detach().clone()
+    gdlinalg.solve(Ag, torch.ones(4, dtype=torch.float64)).sum().backward()
+    assert torch.equal(Ag.detach(), before) and Ag.grad is not None
