@@ -618,6 +618,7 @@ def eigh_result(
     tensor([1., 3.], dtype=torch.float64)
     """
     A = check_matrix(A, square=True, finite=False)
+    given = A                 # the derivative is taken with respect to it, as torch's is
     A = check_hermitian_input(A, UPLO)
     if A.numel() == 0:
         n = A.shape[-1]
@@ -628,8 +629,9 @@ def eigh_result(
     As, e = _prepare(A, "eigh", method)
     res = _run("eigh", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     w, V = res.solution
-    return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(A.shape[:-1]),
-                                              V.reshape(A.shape))))
+    w, V = derivatives.attach_eigh(given, scaling.scale(w, e, trailing=1).reshape(A.shape[:-1]),
+                                   V.reshape(A.shape))
+    return _replace_solution(res, EighResult((w, V)))
 
 
 def eigh(A: torch.Tensor, UPLO: str = "L", *, method: str = "auto", tol: float | None = None,

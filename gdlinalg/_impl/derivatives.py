@@ -9,7 +9,12 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   and reverse mode automatic differentiation", section 2.2.3);
 - solve, ``A X = B``:  ``dX = A^{-1}(dB - dA X)``; the adjoints are ``G_B = A^{-H} G``, one solve
   with ``A^H`` (by the package's own :func:`gdlinalg.solve`), and ``G_A = -G_B X^H`` (Giles 2008,
-  2.3.1).
+  2.3.1);
+- Hermitian eigendecomposition, ``A = V diag(w) V^H``: with ``E_ij = w_j - w_i``, the adjoint is
+  ``V (diag(G_w) + skew(V^H G_V) / E) V^H``, where ``skew(M) = (M - M^H) / 2`` and the division
+  leaves the diagonal alone (Giles 2008, 3.1; the form of PyTorch's ``linalg_eig_backward``). An
+  eigenvector is defined up to a phase ``e^{i phi}`` (a sign in the real case); a loss that depends
+  on it has ``Im diag(V^H G_V) != 0``, and is refused with the message torch gives.
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -76,3 +81,44 @@ def attach_solve(A: torch.Tensor, B: torch.Tensor, X: torch.Tensor,
     if not wants_grad(A, B):
         return X
     return _Solve.apply(A, B, X, adjoint_solve)
+
+
+#: The message of torch.linalg.eigh's backward for a loss that depends on the eigenvectors' phases.
+PHASE_MESSAGE = ("linalg_eigh_backward: The eigenvectors in the complex case are specified up to "
+                 "multiplication by e^{i phi}. The specified loss function depends on this quantity, "
+                 "so it is ill-defined.")
+
+
+class _Eigh(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, w: torch.Tensor, V: torch.Tensor):
+        w, V = w.detach(), V.detach()
+        ctx.save_for_backward(w, V)
+        return w, V
+
+    @staticmethod
+    def backward(ctx, gw: torch.Tensor | None, gV: torch.Tensor | None):
+        w, V = ctx.saved_tensors
+        if gV is None:
+            inner = torch.zeros(*w.shape, w.shape[-1], dtype=V.dtype, device=V.device)
+        else:
+            VhgV = V.mH @ gV
+            if V.is_complex():
+                phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
+                scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
+                if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
+                    raise RuntimeError(PHASE_MESSAGE)
+            E = w.unsqueeze(-2) - w.unsqueeze(-1)                 # E_ij = w_j - w_i
+            E = E + torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)  # diagonal: divide by 1
+            inner = ((VhgV - VhgV.mH) / 2) / E
+            inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+        if gw is not None:
+            inner = inner + torch.diag_embed(gw.to(V.dtype))
+        return V @ inner @ V.mH, None, None
+
+
+def attach_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(w, V)`` (computed as the eigendecomposition of Hermitian ``A``) with autograd history."""
+    if not wants_grad(A):
+        return w, V
+    return _Eigh.apply(A, w, V)

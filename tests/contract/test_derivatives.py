@@ -113,3 +113,52 @@ def test_no_history_without_grad_and_inputs_untouched():
     before = Ag.detach().clone()
     gdlinalg.solve(Ag, torch.ones(4, dtype=torch.float64)).sum().backward()
     assert torch.equal(Ag.detach(), before) and Ag.grad is not None
+
+
+def hermitian(*shape: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    M = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+    return M + M.mH
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("UPLO", ["L", "U"])
+def test_eigh_gradient_of_a_gauge_invariant_loss_equals_torch(dtype, UPLO):
+    """Eigenvalues and |V|^2 (which no phase of an eigenvector changes), batched; the spectrum of a
+    random Hermitian matrix is well separated."""
+    A = hermitian(3, 5, 5, dtype=dtype, seed=13).requires_grad_()
+    real = torch.empty(0, dtype=dtype).real.dtype
+    g = torch.Generator().manual_seed(14)
+    C, W = torch.randn(3, 5, dtype=real, generator=g), torch.randn(3, 5, 5, dtype=real, generator=g)
+
+    def loss(eigh):
+        w, V = eigh(A, UPLO=UPLO)
+        return (w * C).sum() + (V.abs() ** 2 * W).sum()
+
+    (ours,) = torch.autograd.grad(loss(gdlinalg.eigh), A)
+    (theirs,) = torch.autograd.grad(loss(torch.linalg.eigh), A)
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+def test_eigh_gradcheck():
+    A = hermitian(4, 4, dtype=torch.float64, seed=15).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a: gdlinalg.eigh(a + a.mT).eigenvalues, (A,))
+    assert torch.autograd.gradcheck(lambda a: gdlinalg.eigh(a + a.mT).eigenvectors ** 2, (A,))
+
+
+def test_eigh_refuses_a_loss_that_depends_on_the_phase_as_torch_does():
+    A = hermitian(3, 3, dtype=torch.complex128, seed=16).requires_grad_()
+    messages = []
+    for eigh in (gdlinalg.eigh, torch.linalg.eigh):
+        with pytest.raises(RuntimeError, match="ill-defined") as caught:
+            eigh(A).eigenvectors.real.sum().backward()
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("method", gdlinalg.methods()["eigh"])
+def test_every_eigh_method_keeps_the_history(method):
+    A = hermitian(5, 5, dtype=torch.float64, seed=17).requires_grad_()
+    w, V = gdlinalg.eigh_result(A, method=method).solution
+    assert w.grad_fn is not None and V.grad_fn is not None
+    (g,) = torch.autograd.grad(w.sum(), A)               # d(trace A) = I
+    assert torch.allclose(g, torch.eye(5, dtype=torch.float64), atol=1e-12)
