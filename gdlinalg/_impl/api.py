@@ -511,8 +511,9 @@ def svd_result(
     batch = A.shape[:-2]
     # A = 2^e As: the singular vectors are those of As, the singular values scale exactly.
     S = scaling.scale(S, e, trailing=1)
-    return _replace_solution(res, SVDResult((U.reshape(*batch, *U.shape[-2:]), S.reshape(*batch, S.shape[-1]),
-                                             Vh.reshape(*batch, *Vh.shape[-2:]))))
+    U, S, Vh = derivatives.attach_svd(A, U.reshape(*batch, *U.shape[-2:]), S.reshape(*batch, S.shape[-1]),
+                                      Vh.reshape(*batch, *Vh.shape[-2:]))
+    return _replace_solution(res, SVDResult((U, S, Vh)))
 
 
 def svd(A: torch.Tensor, full_matrices: bool = True, *, driver: str | None = None, method: str = "auto",

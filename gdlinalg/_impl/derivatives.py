@@ -14,7 +14,14 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   ``V (diag(G_w) + skew(V^H G_V) / E) V^H``, where ``skew(M) = (M - M^H) / 2`` and the division
   leaves the diagonal alone (Giles 2008, 3.1; the form of PyTorch's ``linalg_eig_backward``). An
   eigenvector is defined up to a phase ``e^{i phi}`` (a sign in the real case); a loss that depends
-  on it has ``Im diag(V^H G_V) != 0``, and is refused with the message torch gives.
+  on it has ``Im diag(V^H G_V) != 0``, and is refused with the message torch gives;
+- SVD, ``A = U diag(S) V^H`` (``k = min(m, n)`` triplets): with ``E_ij = S_j^2 - S_i^2`` and
+  ``skew(M) = M - M^H``, the adjoint is ``U (diag(G_S) + (skew(U^H G_U) S + S skew(V^H G_V)) / E)
+  V^H``, plus, for a tall ``A``, ``(I - U U^H) G_U S^{-1} V^H`` (for a wide one the same on the
+  right), and for complex input the diagonal term ``Im diag(U^H G_U) / S`` (Townsend 2016, "Differentiating the
+  singular value decomposition"; the form of PyTorch's ``svd_backward``). With
+  ``full_matrices=True`` the completed columns are arbitrary and their gradients are ignored, as
+  torch ignores them. A loss that depends on the phases of the singular vectors is refused.
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -122,3 +129,65 @@ def attach_eigh(A: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> tuple[torc
     if not wants_grad(A):
         return w, V
     return _Eigh.apply(A, w, V)
+
+
+SVD_PHASE_MESSAGE = ("svd_backward: The singular vectors in the complex case are specified up to "
+                     "multiplication by e^{i phi}. The specified loss function depends on this phase "
+                     "term, making it ill-defined.")
+
+
+class _SVD(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor):
+        U, S, Vh = U.detach(), S.detach(), Vh.detach()
+        ctx.save_for_backward(U, S, Vh)
+        ctx.shape = A.shape
+        return U, S, Vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        U, S, Vh = ctx.saved_tensors
+        m, n = ctx.shape[-2:]
+        k = S.shape[-1]
+        U, Vh = U[..., :k], Vh[..., :k, :]                     # completed columns: ignored
+        gU = None if gU is None else gU[..., :k]
+        gVh = None if gVh is None else gVh[..., :k, :]
+        if gU is None and gVh is None:
+            return (U * gS.to(U.dtype).unsqueeze(-2)) @ Vh, None, None, None
+        skew = lambda M: M - M.mH                                 # noqa: E731
+        UhgU = skew(U.mH @ gU) if gU is not None else None
+        VhgV = skew(Vh @ gVh.mH) if gVh is not None else None
+        if U.is_complex():
+            diag = sum(M.diagonal(dim1=-2, dim2=-1) for M in (UhgU, VhgV) if M is not None)
+            scale = max(M.abs().amax() for M in (UhgU, VhgV) if M is not None).clamp_min(torch.finfo(S.dtype).tiny)
+            if bool((diag.imag.abs() > 100 * torch.finfo(S.dtype).eps * scale).any()):
+                raise RuntimeError(SVD_PHASE_MESSAGE)
+        S2 = S * S
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + torch.eye(k, dtype=S.dtype, device=S.device)
+        Sc = S.to(U.dtype)
+        if UhgU is not None and VhgV is not None:
+            inner = (UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV) / E
+        elif UhgU is not None:
+            inner = (UhgU / E) * Sc.unsqueeze(-2)
+        else:
+            inner = Sc.unsqueeze(-1) * (VhgV / E)
+        if gS is not None:
+            inner = inner + torch.diag_embed(gS.to(U.dtype))
+        if U.is_complex() and UhgU is not None:
+            inner = inner + torch.diag_embed(UhgU.diagonal(dim1=-2, dim2=-1) / (2 * Sc))
+        if m > n and gU is not None:
+            gUSinv = gU / Sc.unsqueeze(-2)
+            gA = (U @ inner + gUSinv - U @ (U.mH @ gUSinv)) @ Vh
+        elif m < n and gVh is not None:
+            gVhSinv = gVh / Sc.unsqueeze(-1)
+            gA = U @ (inner @ Vh + gVhSinv - (gVhSinv @ Vh.mH) @ Vh)
+        else:
+            gA = U @ inner @ Vh
+        return gA, None, None, None
+
+
+def attach_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor):
+    """``(U, S, Vh)`` (the SVD of ``A``, reduced or full) with autograd history."""
+    if not wants_grad(A):
+        return U, S, Vh
+    return _SVD.apply(A, U, S, Vh)

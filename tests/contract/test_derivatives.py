@@ -9,6 +9,8 @@ cases; and no method returns a detached answer for an input that requires grad.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -162,3 +164,58 @@ def test_every_eigh_method_keeps_the_history(method):
     assert w.grad_fn is not None and V.grad_fn is not None
     (g,) = torch.autograd.grad(w.sum(), A)               # d(trace A) = I
     assert torch.allclose(g, torch.eye(5, dtype=torch.float64), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd_gradient_of_a_gauge_invariant_loss_equals_torch(dtype, shape, full_matrices):
+    """S and |U|^2, |Vh|^2 on the first min(m, n) singular vectors: no phase changes them, and the
+    completed columns of full_matrices=True are arbitrary (torch ignores their gradient too)."""
+    A = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(18)).requires_grad_()
+    real = torch.empty(0, dtype=dtype).real.dtype
+    k, g = min(shape[-2:]), torch.Generator().manual_seed(19)
+    C = torch.randn(*shape[:-2], k, dtype=real, generator=g)
+    WU = torch.randn(*shape[:-1], k, dtype=real, generator=g)
+    WV = torch.randn(*shape[:-2], k, shape[-1], dtype=real, generator=g)
+
+    def loss(svd):
+        U, S, Vh = svd(A, full_matrices=full_matrices)
+        return (S * C).sum() + (U[..., :k].abs() ** 2 * WU).sum() + (Vh[..., :k, :].abs() ** 2 * WV).sum()
+
+    (ours,) = torch.autograd.grad(loss(gdlinalg.svd), A)
+    (theirs,) = torch.autograd.grad(loss(torch.linalg.svd), A)
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_svdvals_gradient_equals_torch(dtype):
+    A = torch.randn(2, 5, 3, dtype=dtype, generator=torch.Generator().manual_seed(20)).requires_grad_()
+    (ours,) = vjp(gdlinalg.svdvals, (A,))
+    (theirs,) = vjp(torch.linalg.svdvals, (A,))
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+def test_svd_gradcheck_and_phase_refusal():
+    A = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(21)).requires_grad_()
+    assert torch.autograd.gradcheck(gdlinalg.svdvals, (A,))
+    assert torch.autograd.gradcheck(lambda a: tuple(t ** 2 for t in gdlinalg.svd(a, full_matrices=False)[::2]), (A,))
+    Ac = torch.randn(3, 3, dtype=torch.complex128, generator=torch.Generator().manual_seed(22)).requires_grad_()
+    messages = []
+    for svd in (gdlinalg.svd, torch.linalg.svd):
+        with pytest.raises(RuntimeError, match="ill-defined") as caught:
+            svd(Ac).U.real.sum().backward()
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("method", gdlinalg.methods()["svd"])
+def test_every_svd_method_keeps_the_history(method):
+    sv = torch.tensor([1.0, 0.8, 0.6, 0.4], dtype=torch.float64)     # where the blog's recipe converges
+    A = gdlinalg.matrices.with_singular_values(5, 4, sv, seed=23).requires_grad_()
+    with warnings.catch_warnings():       # the optimizer-driven methods may stop short of u
+        warnings.simplefilter("ignore", gdlinalg.ConvergenceWarning)
+        U, S, Vh = gdlinalg.svd_result(A, full_matrices=False, method=method).solution
+    assert all(t.grad_fn is not None for t in (U, S, Vh))
+    (g,) = torch.autograd.grad(S.sum(), A)               # d(sum of sigma) = U V^H
+    assert torch.allclose(g, (U @ Vh).detach(), atol=1e-6)
