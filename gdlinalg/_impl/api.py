@@ -372,6 +372,7 @@ def pinv_result(
     True
     """
     A = check_matrix(A, square=hermitian, finite=not hermitian)
+    given = A                 # the derivative is taken with respect to it, as torch's is
     if hermitian:
         A = check_hermitian_input(A, "L")
     if A.numel() == 0:
@@ -390,7 +391,7 @@ def pinv_result(
     res = _run("pinv", method, (As,), kwargs, None)
     # A = 2^e As, so A^+ = 2^-e As^+.
     X = scaling.scale(res.solution, -e).reshape(*A.shape[:-2], A.shape[-1], A.shape[-2])
-    return _replace_solution(res, X)
+    return _replace_solution(res, derivatives.attach_pinv(given, X))
 
 
 def pinv(A: torch.Tensor, *, atol: float | torch.Tensor | None = None, rtol: float | torch.Tensor | None = None,

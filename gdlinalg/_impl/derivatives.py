@@ -21,7 +21,13 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   right), and for complex input the diagonal term ``Im diag(U^H G_U) / S`` (Townsend 2016, "Differentiating the
   singular value decomposition"; the form of PyTorch's ``svd_backward``). With
   ``full_matrices=True`` the completed columns are arbitrary and their gradients are ignored, as
-  torch ignores them. A loss that depends on the phases of the singular vectors is refused.
+  torch ignores them. A loss that depends on the phases of the singular vectors is refused;
+- pseudo-inverse, ``X = A^+``, where the rank is constant (Golub & Pereyra 1973, "The
+  differentiation of pseudo-inverses and nonlinear least squares problems whose variables
+  separate", eq. 4.12): ``dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X``; the adjoint
+  of ``G`` is ``-X^H G X^H + (I - A X) G^H X X^H + X^H X G^H (I - X A)``. With a cut-off, ``X`` is
+  the pseudo-inverse of the matrix with the cut singular values removed, and the formula is the
+  derivative along perturbations that keep that rank.
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -191,3 +197,27 @@ def attach_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tens
     if not wants_grad(A):
         return U, S, Vh
     return _SVD.apply(A, U, S, Vh)
+
+
+class _PInv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        out = X.detach()
+        ctx.save_for_backward(A.detach(), out)
+        return out
+
+    @staticmethod
+    def backward(ctx, G: torch.Tensor):
+        A, X = ctx.saved_tensors
+        Xh, Gh = X.mH, G.mH
+        m, n = A.shape[-2:]
+        P = torch.eye(m, dtype=A.dtype, device=A.device) - A @ X      # I - A X, on the left
+        Q = torch.eye(n, dtype=A.dtype, device=A.device) - X @ A      # I - X A, on the right
+        return -(Xh @ G @ Xh) + P @ Gh @ (X @ Xh) + (Xh @ X) @ Gh @ Q, None
+
+
+def attach_pinv(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``X`` (computed as ``A^+``) with autograd history: the constant-rank derivative."""
+    if not wants_grad(A):
+        return X
+    return _PInv.apply(A, X)

@@ -219,3 +219,38 @@ def test_every_svd_method_keeps_the_history(method):
     assert all(t.grad_fn is not None for t in (U, S, Vh))
     (g,) = torch.autograd.grad(S.sum(), A)               # d(sum of sigma) = U V^H
     assert torch.allclose(g, (U @ Vh).detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+def test_pinv_gradient_of_a_full_rank_matrix_equals_torch(dtype, shape):
+    A = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(24)).requires_grad_()
+    (ours,) = vjp(gdlinalg.pinv, (A,))
+    (theirs,) = vjp(torch.linalg.pinv, (A,))
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_pinv_hermitian_gradient_equals_torch(dtype):
+    A = hermitian(2, 4, 4, dtype=dtype, seed=25).requires_grad_()
+    (ours,) = vjp(lambda a: gdlinalg.pinv(a, hermitian=True), (A,))
+    (theirs,) = vjp(lambda a: torch.linalg.pinv(a, hermitian=True), (A,))
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+def test_pinv_with_the_cut_off_differentiates_along_a_constant_rank():
+    """A rank-2 A = B C: the derivative along B -> B + t dB (rank kept) equals central differences."""
+    g = torch.Generator().manual_seed(26)
+    B, C, dB = (torch.randn(*s, dtype=torch.float64, generator=g) for s in ((5, 2), (2, 4), (5, 2)))
+    W = torch.randn(4, 5, dtype=torch.float64, generator=g)
+    A = (B @ C).requires_grad_()
+    (grad,) = torch.autograd.grad((gdlinalg.pinv(A, rtol=1e-10) * W).sum(), A)
+    h = 1e-6
+    fd = ((torch.linalg.pinv((B + h * dB) @ C) - torch.linalg.pinv((B - h * dB) @ C)) / (2 * h) * W).sum()
+    directional = (grad * (dB @ C)).sum()
+    assert abs(directional - fd) < 1e-7 * abs(fd)
+
+
+def test_pinv_gradcheck_full_rank():
+    A = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(27)).requires_grad_()
+    assert torch.autograd.gradcheck(gdlinalg.pinv, (A,))
