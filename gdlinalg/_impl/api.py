@@ -723,7 +723,9 @@ def polar_result(
     res = _run("polar", method, (As,), {"tol": tol, "max_iter": max_iter, **options}, None)
     U, H = res.solution
     # A = 2^e As: the same U, and H scaled by 2^e.
-    return _replace_solution(res, PolarResult(U.reshape(A.shape), scaling.scale(H, e).reshape(*A.shape[:-2], n, n)))
+    U, H = derivatives.attach_polar(A, U.reshape(A.shape), scaling.scale(H, e).reshape(*A.shape[:-2], n, n),
+                                    lambda M: tuple(svd(M, full_matrices=False)))
+    return _replace_solution(res, PolarResult(U, H))
 
 
 def polar(A: torch.Tensor, *, method: str = "newton_schulz", tol: float | None = None,

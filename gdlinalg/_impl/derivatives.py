@@ -27,7 +27,11 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   separate", eq. 4.12): ``dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X``; the adjoint
   of ``G`` is ``-X^H G X^H + (I - A X) G^H X X^H + X^H X G^H (I - X A)``. With a cut-off, ``X`` is
   the pseudo-inverse of the matrix with the cut singular values removed, and the formula is the
-  derivative along perturbations that keep that rank.
+  derivative along perturbations that keep that rank;
+- polar decomposition, ``A = U_p H``: from the reduced SVD ``A = W diag(S) V^H`` (computed in the
+  backward pass by the package's own ``svd``), ``U_p = W V^H`` and ``H = V diag(S) V^H``, so the
+  adjoints of ``U_p`` and ``H`` become adjoints of ``W``, ``S`` and ``V^H`` and go through the SVD's
+  (no phase term survives: the polar factors do not depend on the singular vectors' phases).
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -158,38 +162,45 @@ class _SVD(torch.autograd.Function):
         U, Vh = U[..., :k], Vh[..., :k, :]                     # completed columns: ignored
         gU = None if gU is None else gU[..., :k]
         gVh = None if gVh is None else gVh[..., :k, :]
-        if gU is None and gVh is None:
-            return (U * gS.to(U.dtype).unsqueeze(-2)) @ Vh, None, None, None
-        skew = lambda M: M - M.mH                                 # noqa: E731
-        UhgU = skew(U.mH @ gU) if gU is not None else None
-        VhgV = skew(Vh @ gVh.mH) if gVh is not None else None
-        if U.is_complex():
-            diag = sum(M.diagonal(dim1=-2, dim2=-1) for M in (UhgU, VhgV) if M is not None)
-            scale = max(M.abs().amax() for M in (UhgU, VhgV) if M is not None).clamp_min(torch.finfo(S.dtype).tiny)
-            if bool((diag.imag.abs() > 100 * torch.finfo(S.dtype).eps * scale).any()):
-                raise RuntimeError(SVD_PHASE_MESSAGE)
-        S2 = S * S
-        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + torch.eye(k, dtype=S.dtype, device=S.device)
-        Sc = S.to(U.dtype)
-        if UhgU is not None and VhgV is not None:
-            inner = (UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV) / E
-        elif UhgU is not None:
-            inner = (UhgU / E) * Sc.unsqueeze(-2)
-        else:
-            inner = Sc.unsqueeze(-1) * (VhgV / E)
-        if gS is not None:
-            inner = inner + torch.diag_embed(gS.to(U.dtype))
-        if U.is_complex() and UhgU is not None:
-            inner = inner + torch.diag_embed(UhgU.diagonal(dim1=-2, dim2=-1) / (2 * Sc))
-        if m > n and gU is not None:
-            gUSinv = gU / Sc.unsqueeze(-2)
-            gA = (U @ inner + gUSinv - U @ (U.mH @ gUSinv)) @ Vh
-        elif m < n and gVh is not None:
-            gVhSinv = gVh / Sc.unsqueeze(-1)
-            gA = U @ (inner @ Vh + gVhSinv - (gVhSinv @ Vh.mH) @ Vh)
-        else:
-            gA = U @ inner @ Vh
-        return gA, None, None, None
+        return svd_adjoint(U, S, Vh, gU, gS, gVh, m, n), None, None, None
+
+
+def svd_adjoint(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, gU: torch.Tensor | None,
+                gS: torch.Tensor | None, gVh: torch.Tensor | None, m: int, n: int) -> torch.Tensor:
+    """The adjoint of ``A`` for the reduced SVD ``A = U diag(S) Vh`` (``k = min(m, n)``) and the
+    adjoints ``gU``, ``gS``, ``gVh`` of its factors (``None``: zero)."""
+    k = S.shape[-1]
+    if gU is None and gVh is None:
+        gS = torch.zeros_like(S) if gS is None else gS
+        return (U * gS.to(U.dtype).unsqueeze(-2)) @ Vh
+    skew = lambda M: M - M.mH                                 # noqa: E731
+    UhgU = skew(U.mH @ gU) if gU is not None else None
+    VhgV = skew(Vh @ gVh.mH) if gVh is not None else None
+    if U.is_complex():
+        diag = sum(M.diagonal(dim1=-2, dim2=-1) for M in (UhgU, VhgV) if M is not None)
+        scale = max(M.abs().amax() for M in (UhgU, VhgV) if M is not None).clamp_min(torch.finfo(S.dtype).tiny)
+        if bool((diag.imag.abs() > 100 * torch.finfo(S.dtype).eps * scale).any()):
+            raise RuntimeError(SVD_PHASE_MESSAGE)
+    S2 = S * S
+    E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + torch.eye(k, dtype=S.dtype, device=S.device)
+    Sc = S.to(U.dtype)
+    if UhgU is not None and VhgV is not None:
+        inner = (UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV) / E
+    elif UhgU is not None:
+        inner = (UhgU / E) * Sc.unsqueeze(-2)
+    else:
+        inner = Sc.unsqueeze(-1) * (VhgV / E)
+    if gS is not None:
+        inner = inner + torch.diag_embed(gS.to(U.dtype))
+    if U.is_complex() and UhgU is not None:
+        inner = inner + torch.diag_embed(UhgU.diagonal(dim1=-2, dim2=-1) / (2 * Sc))
+    if m > n and gU is not None:
+        gUSinv = gU / Sc.unsqueeze(-2)
+        return (U @ inner + gUSinv - U @ (U.mH @ gUSinv)) @ Vh
+    if m < n and gVh is not None:
+        gVhSinv = gVh / Sc.unsqueeze(-1)
+        return U @ (inner @ Vh + gVhSinv - (gVhSinv @ Vh.mH) @ Vh)
+    return U @ inner @ Vh
 
 
 def attach_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor):
@@ -221,3 +232,36 @@ def attach_pinv(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     if not wants_grad(A):
         return X
     return _PInv.apply(A, X)
+
+
+class _Polar(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, U: torch.Tensor, H: torch.Tensor,
+                reduced_svd: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
+        U, H = U.detach(), H.detach()
+        ctx.save_for_backward(A.detach())
+        ctx.reduced_svd = reduced_svd
+        return U, H
+
+    @staticmethod
+    def backward(ctx, gUp, gH):
+        (A,) = ctx.saved_tensors
+        m, n = A.shape[-2:]
+        W, S, Vh = ctx.reduced_svd(A)                            # A = W diag(S) Vh
+        gW = None if gUp is None else gUp @ Vh.mH              # U_p = W Vh
+        gVh = None if gUp is None else W.mH @ gUp
+        gS = None
+        if gH is not None:                                       # H = Vh^H diag(S) Vh
+            sym = gH + gH.mH
+            from_H = S.to(A.dtype).unsqueeze(-1) * (Vh @ sym)
+            gVh = from_H if gVh is None else gVh + from_H
+            gS = (Vh @ gH @ Vh.mH).diagonal(dim1=-2, dim2=-1).real
+        return svd_adjoint(W, S, Vh, gW, gS, gVh, m, n), None, None, None
+
+
+def attach_polar(A: torch.Tensor, U: torch.Tensor, H: torch.Tensor,
+                 reduced_svd: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
+    """``(U, H)`` (the polar decomposition of ``A``) with autograd history."""
+    if not wants_grad(A):
+        return U, H
+    return _Polar.apply(A, U, H, reduced_svd)

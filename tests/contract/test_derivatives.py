@@ -254,3 +254,31 @@ def test_pinv_with_the_cut_off_differentiates_along_a_constant_rank():
 def test_pinv_gradcheck_full_rank():
     A = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(27)).requires_grad_()
     assert torch.autograd.gradcheck(gdlinalg.pinv, (A,))
+
+
+def torch_polar(A):
+    """The polar factors from torch's SVD, U_p = U Vh and H = Vh^H S Vh: a reference to differentiate."""
+    U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+    return U @ Vh, Vh.mH @ (S.to(A.dtype).unsqueeze(-1) * Vh)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+def test_polar_gradient_equals_torch_through_its_svd(dtype, shape):
+    A = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(28)).requires_grad_()
+    WU = cotangent(A, 30)
+    WH = cotangent(A.new_empty(*shape[:-2], shape[-1], shape[-1]), 31)
+
+    def loss(polar):
+        U, H = polar(A)
+        return (U * WU.conj()).real.sum() + (H * WH.conj()).real.sum()
+
+    (ours,) = torch.autograd.grad(loss(gdlinalg.polar), A)
+    (theirs,) = torch.autograd.grad(loss(torch_polar), A)
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.parametrize("method", gdlinalg.methods()["polar"])
+def test_polar_gradcheck_every_method(method):
+    A = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(29)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a: gdlinalg.polar(a, method=method), (A,))
