@@ -897,12 +897,14 @@ def truncated_eigh_result(
     if A.numel() == 0:
         raise ValueError(f"truncated_eigh needs a non-empty matrix, got shape {tuple(A.shape)}")
     check_rank_k(A, k)
+    given = A                 # the derivative is taken with respect to it, as torch's eigh's is
     A = check_hermitian_input(A, UPLO)
     As, e = _prepare(A, "truncated_eigh", method)
     res = _run("truncated_eigh", method, (As, k), {"largest": largest, "tol": tol, "max_iter": max_iter, **options}, None)
     w, V = res.solution
-    return _replace_solution(res, EighResult((scaling.scale(w, e, trailing=1).reshape(*A.shape[:-2], k),
-                                              V.reshape(*A.shape[:-1], k))))
+    w, V = derivatives.attach_truncated_eigh(given, A, scaling.scale(w, e, trailing=1).reshape(*A.shape[:-2], k),
+                                             V.reshape(*A.shape[:-1], k), lambda M, R: solve(M, R))
+    return _replace_solution(res, EighResult((w, V)))
 
 
 def truncated_eigh(A: torch.Tensor, k: int, *, largest: bool = True, UPLO: str = "L",

@@ -31,7 +31,12 @@ inputs through the derivative of the exact operation, so that autograd sees one 
 - polar decomposition, ``A = U_p H``: from the reduced SVD ``A = W diag(S) V^H`` (computed in the
   backward pass by the package's own ``svd``), ``U_p = W V^H`` and ``H = V diag(S) V^H``, so the
   adjoints of ``U_p`` and ``H`` become adjoints of ``W``, ``S`` and ``V^H`` and go through the SVD's
-  (no phase term survives: the polar factors do not depend on the singular vectors' phases).
+  (no phase term survives: the polar factors do not depend on the singular vectors' phases);
+- partial eigendecomposition (``k`` eigenpairs ``V_k``, ``w_k`` of Hermitian ``A``): the formula of
+  the full one, with the sum over the other ``n - k`` eigenvectors done by solves on the complement:
+  ``y_i = (I - P)(w_i I - A)^+ (I - P) G_i`` with ``P = V_k V_k^H``, computed as one solve with the
+  deflated ``w_i I - A + sigma P`` (``sigma = 2 ||A||_F``: nonsingular on ``range(P)``, the same
+  map on its complement); the adjoint is ``V_k inner V_k^H + (Y V_k^H + V_k Y^H) / 2``.
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -265,3 +270,49 @@ def attach_polar(A: torch.Tensor, U: torch.Tensor, H: torch.Tensor,
     if not wants_grad(A):
         return U, H
     return _Polar.apply(A, U, H, reduced_svd)
+
+
+class _TruncatedEigh(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, H: torch.Tensor, w: torch.Tensor, V: torch.Tensor,
+                solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        w, V = w.detach(), V.detach()
+        ctx.save_for_backward(H.detach(), w, V)
+        ctx.solve = solve
+        return w, V
+
+    @staticmethod
+    def backward(ctx, gw, gV):
+        H, w, V = ctx.saved_tensors
+        n, k = V.shape[-2:]
+        gA = torch.zeros_like(H)
+        if gw is not None:
+            gA = gA + V @ torch.diag_embed(gw.to(V.dtype)) @ V.mH
+        if gV is not None:
+            VhgV = V.mH @ gV
+            if V.is_complex():
+                phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
+                scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
+                if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
+                    raise RuntimeError(PHASE_MESSAGE)
+            E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)
+            inner = ((VhgV - VhgV.mH) / 2) / E
+            inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+            gA = gA + V @ inner @ V.mH
+            # the other n - k eigenvectors: one deflated solve per wanted pair, batched over i
+            P = V @ V.mH
+            I = torch.eye(n, dtype=H.dtype, device=H.device)
+            sigma = 2 * torch.linalg.matrix_norm(H).clamp_min(1)[..., None, None, None]
+            M = (w.to(H.dtype)[..., :, None, None] * I - H.unsqueeze(-3) + sigma * P.unsqueeze(-3))
+            R = ((I - P) @ gV).mT.unsqueeze(-1)                  # (..., k, n, 1): (I - P) G_i
+            Y = ((I - P) @ ctx.solve(M, R).squeeze(-1).mT)       # (..., n, k)
+            gA = gA + (Y @ V.mH + V @ Y.mH) / 2
+        return gA, None, None, None, None
+
+
+def attach_truncated_eigh(A: torch.Tensor, H: torch.Tensor, w: torch.Tensor, V: torch.Tensor,
+                          solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+    """``(w, V)`` (``k`` eigenpairs of the Hermitian ``H`` read from ``A``) with autograd history."""
+    if not wants_grad(A):
+        return w, V
+    return _TruncatedEigh.apply(A, H, w, V, solve)

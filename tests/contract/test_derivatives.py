@@ -282,3 +282,30 @@ def test_polar_gradient_equals_torch_through_its_svd(dtype, shape):
 def test_polar_gradcheck_every_method(method):
     A = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(29)).requires_grad_()
     assert torch.autograd.gradcheck(lambda a: gdlinalg.polar(a, method=method), (A,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128, torch.float32])
+@pytest.mark.parametrize("largest", [True, False])
+def test_truncated_eigh_gradient_equals_torch_through_the_full_eigh(dtype, largest):
+    """k of n eigenpairs: the sum over the other n - k eigenvectors is done by deflated solves."""
+    A = hermitian(2, 8, 8, dtype=dtype, seed=32).requires_grad_()
+    real = torch.empty(0, dtype=dtype).real.dtype
+    g = torch.Generator().manual_seed(33)
+    C, W = torch.randn(2, 3, dtype=real, generator=g), torch.randn(2, 8, 3, dtype=real, generator=g)
+
+    def reference(a):
+        w, V = torch.linalg.eigh(a)
+        return (w.flip(-1)[..., :3], V.flip(-1)[..., :3]) if largest else (w[..., :3], V[..., :3])
+
+    def loss(eigh):
+        w, V = eigh(A)
+        return (w * C).sum() + (V.abs() ** 2 * W).sum()
+
+    (ours,) = torch.autograd.grad(loss(lambda a: gdlinalg.truncated_eigh(a, 3, largest=largest)), A)
+    (theirs,) = torch.autograd.grad(loss(reference), A)
+    assert rel(ours, theirs) < TOL[dtype]
+
+
+def test_truncated_eigh_gradcheck():
+    A = hermitian(6, 6, dtype=torch.float64, seed=34).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a: tuple(t ** 2 for t in gdlinalg.truncated_eigh(a + a.mT, 2)), (A,))
