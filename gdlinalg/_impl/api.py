@@ -813,9 +813,10 @@ def truncated_svd_result(
     res = _run("truncated_svd", method, (As, k), {"tol": tol, "max_iter": max_iter, **options}, None)
     U, S, Vh = res.solution
     batch = A.shape[:-2]
-    return _replace_solution(res, SVDResult((U.reshape(*batch, *U.shape[-2:]),
-                                             scaling.scale(S, e, trailing=1).reshape(*batch, k),
-                                             Vh.reshape(*batch, *Vh.shape[-2:]))))
+    U, S, Vh = derivatives.attach_truncated_svd(A, U.reshape(*batch, *U.shape[-2:]),
+                                                scaling.scale(S, e, trailing=1).reshape(*batch, k),
+                                                Vh.reshape(*batch, *Vh.shape[-2:]), lambda M, R: solve(M, R))
+    return _replace_solution(res, SVDResult((U, S, Vh)))
 
 
 def truncated_svd(A: torch.Tensor, k: int, *, method: str = "subspace", tol: float | None = None,

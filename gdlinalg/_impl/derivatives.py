@@ -36,7 +36,10 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   the full one, with the sum over the other ``n - k`` eigenvectors done by solves on the complement:
   ``y_i = (I - P)(w_i I - A)^+ (I - P) G_i`` with ``P = V_k V_k^H``, computed as one solve with the
   deflated ``w_i I - A + sigma P`` (``sigma = 2 ||A||_F``: nonsingular on ``range(P)``, the same
-  map on its complement); the adjoint is ``V_k inner V_k^H + (Y V_k^H + V_k Y^H) / 2``.
+  map on its complement); the adjoint is ``V_k inner V_k^H + (Y V_k^H + V_k Y^H) / 2``;
+- partial SVD: the ``k`` leading triplets are ``k`` eigenpairs ``(s_i, [u_i; v_i] / sqrt 2)`` of the
+  Hermitian ``J = [[0, A], [A^H, 0]]``, so the partial eigendecomposition's adjoint of ``J`` gives
+  ``A``'s as ``G_J[:m, m:] + G_J[m:, :m]^H``.
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -284,30 +287,72 @@ class _TruncatedEigh(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gw, gV):
         H, w, V = ctx.saved_tensors
-        n, k = V.shape[-2:]
-        gA = torch.zeros_like(H)
-        if gw is not None:
-            gA = gA + V @ torch.diag_embed(gw.to(V.dtype)) @ V.mH
-        if gV is not None:
-            VhgV = V.mH @ gV
-            if V.is_complex():
-                phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
-                scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
-                if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
-                    raise RuntimeError(PHASE_MESSAGE)
-            E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)
-            inner = ((VhgV - VhgV.mH) / 2) / E
-            inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
-            gA = gA + V @ inner @ V.mH
-            # the other n - k eigenvectors: one deflated solve per wanted pair, batched over i
-            P = V @ V.mH
-            I = torch.eye(n, dtype=H.dtype, device=H.device)
-            sigma = 2 * torch.linalg.matrix_norm(H).clamp_min(1)[..., None, None, None]
-            M = (w.to(H.dtype)[..., :, None, None] * I - H.unsqueeze(-3) + sigma * P.unsqueeze(-3))
-            R = ((I - P) @ gV).mT.unsqueeze(-1)                  # (..., k, n, 1): (I - P) G_i
-            Y = ((I - P) @ ctx.solve(M, R).squeeze(-1).mT)       # (..., n, k)
-            gA = gA + (Y @ V.mH + V @ Y.mH) / 2
-        return gA, None, None, None, None
+        return partial_eigh_adjoint(H, w, V, gw, gV, ctx.solve, PHASE_MESSAGE), None, None, None, None
+
+
+def partial_eigh_adjoint(H: torch.Tensor, w: torch.Tensor, V: torch.Tensor, gw: torch.Tensor | None,
+                         gV: torch.Tensor | None, solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                         phase_message: str) -> torch.Tensor:
+    """The adjoint of the Hermitian ``H`` for ``k`` of its eigenpairs ``(w, V)`` and their adjoints."""
+    n, k = V.shape[-2:]
+    gA = torch.zeros_like(H)
+    if gw is not None:
+        gA = gA + V @ torch.diag_embed(gw.to(V.dtype)) @ V.mH
+    if gV is None:
+        return gA
+    VhgV = V.mH @ gV
+    if V.is_complex():
+        phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
+        scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
+        if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
+            raise RuntimeError(phase_message)
+    E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)
+    inner = ((VhgV - VhgV.mH) / 2) / E
+    inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+    gA = gA + V @ inner @ V.mH
+    # the other n - k eigenvectors: one deflated solve per wanted pair, batched over the pairs
+    P = V @ V.mH
+    I = torch.eye(n, dtype=H.dtype, device=H.device)
+    sigma = 2 * torch.linalg.matrix_norm(H).clamp_min(1)[..., None, None, None]
+    M = w.to(H.dtype)[..., :, None, None] * I - H.unsqueeze(-3) + sigma * P.unsqueeze(-3)
+    R = ((I - P) @ gV).mT.unsqueeze(-1)                          # (..., k, n, 1): (I - P) G_i
+    Y = (I - P) @ solve(M, R).squeeze(-1).mT                     # (..., n, k)
+    return gA + (Y @ V.mH + V @ Y.mH) / 2
+
+
+class _TruncatedSVD(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor,
+                solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        U, S, Vh = U.detach(), S.detach(), Vh.detach()
+        ctx.save_for_backward(A.detach(), U, S, Vh)
+        ctx.solve = solve
+        return U, S, Vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        # The Jordan-Wielandt matrix J = [[0, A], [A^H, 0]] has the eigenpairs (s_i, [u_i; v_i] / sqrt 2):
+        # the k leading singular triplets are k eigenpairs of J, and J's adjoint gives A's.
+        A, U, S, Vh = ctx.saved_tensors
+        m, n = A.shape[-2:]
+        Z = lambda r, c: A.new_zeros(*A.shape[:-2], r, c)          # noqa: E731
+        J = torch.cat([torch.cat([Z(m, m), A], -1), torch.cat([A.mH, Z(n, n)], -1)], -2)
+        X = torch.cat([U, Vh.mH], -2) / 2 ** 0.5
+        gX = None
+        if gU is not None or gVh is not None:
+            gU = torch.zeros_like(U) if gU is None else gU
+            gV = torch.zeros_like(Vh.mH) if gVh is None else gVh.mH
+            gX = torch.cat([gU, gV], -2) * 2 ** 0.5
+        gJ = partial_eigh_adjoint(J, S, X, gS, gX, ctx.solve, SVD_PHASE_MESSAGE)
+        return gJ[..., :m, m:] + gJ[..., m:, :m].mH, None, None, None, None
+
+
+def attach_truncated_svd(A: torch.Tensor, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor,
+                         solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+    """``(U, S, Vh)`` (``k`` leading singular triplets of ``A``) with autograd history."""
+    if not wants_grad(A):
+        return U, S, Vh
+    return _TruncatedSVD.apply(A, U, S, Vh, solve)
 
 
 def attach_truncated_eigh(A: torch.Tensor, H: torch.Tensor, w: torch.Tensor, V: torch.Tensor,

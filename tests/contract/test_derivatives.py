@@ -309,3 +309,28 @@ def test_truncated_eigh_gradient_equals_torch_through_the_full_eigh(dtype, large
 def test_truncated_eigh_gradcheck():
     A = hermitian(6, 6, dtype=torch.float64, seed=34).requires_grad_()
     assert torch.autograd.gradcheck(lambda a: tuple(t ** 2 for t in gdlinalg.truncated_eigh(a + a.mT, 2)), (A,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128, torch.float32])
+@pytest.mark.parametrize("shape", [(7, 5), (5, 7), (2, 6, 6)])
+def test_truncated_svd_gradient_equals_torch_through_the_full_svd(dtype, shape):
+    """The leading triplets as eigenpairs of [[0, A], [A^H, 0]]: checked against torch's full SVD
+    restricted to them, with S and the gauge-invariant |U|^2, |Vh|^2."""
+    A = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(35)).requires_grad_()
+    real = torch.empty(0, dtype=dtype).real.dtype
+    g = torch.Generator().manual_seed(36)
+    C = torch.randn(*shape[:-2], 3, dtype=real, generator=g)
+    WU = torch.randn(*shape[:-1], 3, dtype=real, generator=g)
+    WV = torch.randn(*shape[:-2], 3, shape[-1], dtype=real, generator=g)
+
+    def reference(a):
+        U, S, Vh = torch.linalg.svd(a, full_matrices=False)
+        return U[..., :3], S[..., :3], Vh[..., :3, :]
+
+    def loss(svd):
+        U, S, Vh = svd(A)
+        return (S * C).sum() + (U.abs() ** 2 * WU).sum() + (Vh.abs() ** 2 * WV).sum()
+
+    (ours,) = torch.autograd.grad(loss(lambda a: gdlinalg.truncated_svd(a, 3)), A)
+    (theirs,) = torch.autograd.grad(loss(reference), A)
+    assert rel(ours, theirs) < TOL[dtype]

@@ -434,9 +434,6 @@ FUNCS = {
 }
 
 
-DIFFERENTIABLE = {"inv", "solve", "pinv", "eigh", "svd", "svdvals", "truncated_eigh"}
-
-
 @pytest.mark.parametrize("name", sorted(FUNCS))
 def test_inputs_not_modified_and_grad_inputs_work(name):
     A = matrices.random_spd(6, cond=10.0, seed=9)
@@ -445,12 +442,8 @@ def test_inputs_not_modified_and_grad_inputs_work(name):
     out = FUNCS[name](A_req)
     assert torch.equal(A_req.detach(), before)
     tensors = out if isinstance(out, tuple) else (out,)
-    # all but truncated_svd carry the analytic derivative (tests/contract/test_derivatives.py);
-    # the other functions do not yet (issue 22), and say so by a detached output.
-    if name in DIFFERENTIABLE:
-        assert all(t.requires_grad for t in tensors)
-    else:
-        assert all(not t.requires_grad for t in tensors)
+    # Every output carries the analytic derivative of its operation (tests/contract/test_derivatives.py).
+    assert all(t.requires_grad and t.grad_fn is not None for t in tensors)
 
 
 # ------------------------------------------------------------------------------------------
