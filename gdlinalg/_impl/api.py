@@ -5,7 +5,9 @@ and turns the kernel's :class:`~gdlinalg._impl.outcome.Outcome` into a :class:`R
 functions (``inv``, ``svd``, ...) return ``result.solution`` and nothing else, so that they can be
 swapped for their ``torch.linalg`` namesakes.
 
-Outputs never carry autograd history: every method iterates on detached copies of its inputs.
+Every method iterates on detached copies of its inputs, so nothing of an iteration is recorded;
+when an input requires grad, the answer is then attached to it through the analytic derivative
+of the operation (:mod:`gdlinalg._impl.derivatives`), whichever method computed it.
 """
 
 from __future__ import annotations

@@ -334,3 +334,8 @@ def test_truncated_svd_gradient_equals_torch_through_the_full_svd(dtype, shape):
     (ours,) = torch.autograd.grad(loss(lambda a: gdlinalg.truncated_svd(a, 3)), A)
     (theirs,) = torch.autograd.grad(loss(reference), A)
     assert rel(ours, theirs) < TOL[dtype]
+
+
+def test_truncated_svd_gradcheck():
+    A = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(37)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a: tuple(t ** 2 for t in gdlinalg.truncated_svd(a, 2)), (A,))
