@@ -114,6 +114,22 @@ PHASE_MESSAGE = ("linalg_eigh_backward: The eigenvectors in the complex case are
                  "so it is ill-defined.")
 
 
+def eigenvector_inner(w: torch.Tensor, V: torch.Tensor, gV: torch.Tensor, phase_message: str) -> torch.Tensor:
+    """``skew(V^H G_V) / E`` with ``E_ij = w_j - w_i`` and a zero diagonal: the eigenvectors' share of
+    ``V^H G_A V``. A loss that depends on the eigenvectors' phases (``Im diag(V^H G_V) != 0`` beyond
+    rounding) is refused with ``phase_message``."""
+    VhgV = V.mH @ gV
+    if V.is_complex():
+        phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
+        scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
+        if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
+            raise RuntimeError(phase_message)
+    k = w.shape[-1]
+    E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)  # 1 on the diagonal
+    inner = ((VhgV - VhgV.mH) / 2) / E
+    return inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+
+
 class _Eigh(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A: torch.Tensor, w: torch.Tensor, V: torch.Tensor):
@@ -127,16 +143,7 @@ class _Eigh(torch.autograd.Function):
         if gV is None:
             inner = torch.zeros(*w.shape, w.shape[-1], dtype=V.dtype, device=V.device)
         else:
-            VhgV = V.mH @ gV
-            if V.is_complex():
-                phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
-                scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
-                if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
-                    raise RuntimeError(PHASE_MESSAGE)
-            E = w.unsqueeze(-2) - w.unsqueeze(-1)                 # E_ij = w_j - w_i
-            E = E + torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)  # diagonal: divide by 1
-            inner = ((VhgV - VhgV.mH) / 2) / E
-            inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+            inner = eigenvector_inner(w, V, gV, PHASE_MESSAGE)
         if gw is not None:
             inner = inner + torch.diag_embed(gw.to(V.dtype))
         return V @ inner @ V.mH, None, None
@@ -300,16 +307,7 @@ def partial_eigh_adjoint(H: torch.Tensor, w: torch.Tensor, V: torch.Tensor, gw: 
         gA = gA + V @ torch.diag_embed(gw.to(V.dtype)) @ V.mH
     if gV is None:
         return gA
-    VhgV = V.mH @ gV
-    if V.is_complex():
-        phase = VhgV.diagonal(dim1=-2, dim2=-1).imag.abs()
-        scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
-        if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
-            raise RuntimeError(phase_message)
-    E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)
-    inner = ((VhgV - VhgV.mH) / 2) / E
-    inner = inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
-    gA = gA + V @ inner @ V.mH
+    gA = gA + V @ eigenvector_inner(w, V, gV, phase_message) @ V.mH
     # the other n - k eigenvectors: one deflated solve per wanted pair, batched over the pairs
     P = V @ V.mH
     I = torch.eye(n, dtype=H.dtype, device=H.device)
