@@ -51,7 +51,7 @@ output is a fresh tensor object (``detach`` of the computed answer), never the i
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -188,7 +188,7 @@ def svd_adjoint(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, gU: torch.Te
     if gU is None and gVh is None:
         gS = torch.zeros_like(S) if gS is None else gS
         return (U * gS.to(U.dtype).unsqueeze(-2)) @ Vh
-    skew = lambda M: M - M.mH                                 # noqa: E731
+    skew = lambda M: M - M.mH
     UhgU = skew(U.mH @ gU) if gU is not None else None
     VhgV = skew(Vh @ gVh.mH) if gVh is not None else None
     if U.is_complex():
@@ -301,7 +301,7 @@ def partial_eigh_adjoint(H: torch.Tensor, w: torch.Tensor, V: torch.Tensor, gw: 
                          gV: torch.Tensor | None, solve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                          phase_message: str) -> torch.Tensor:
     """The adjoint of the Hermitian ``H`` for ``k`` of its eigenpairs ``(w, V)`` and their adjoints."""
-    n, k = V.shape[-2:]
+    n = V.shape[-2]
     gA = torch.zeros_like(H)
     if gw is not None:
         gA = gA + V @ torch.diag_embed(gw.to(V.dtype)) @ V.mH
@@ -333,7 +333,7 @@ class _TruncatedSVD(torch.autograd.Function):
         # the k leading singular triplets are k eigenpairs of J, and J's adjoint gives A's.
         A, U, S, Vh = ctx.saved_tensors
         m, n = A.shape[-2:]
-        Z = lambda r, c: A.new_zeros(*A.shape[:-2], r, c)          # noqa: E731
+        Z = lambda r, c: A.new_zeros(*A.shape[:-2], r, c)
         J = torch.cat([torch.cat([Z(m, m), A], -1), torch.cat([A.mH, Z(n, n)], -1)], -2)
         X = torch.cat([U, Vh.mH], -2) / 2 ** 0.5
         gX = None
