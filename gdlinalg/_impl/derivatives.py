@@ -41,6 +41,14 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   Hermitian ``J = [[0, A], [A^H, 0]]``, so the partial eigendecomposition's adjoint of ``J`` gives
   ``A``'s as ``G_J[:m, m:] + G_J[m:, :m]^H``.
 
+Repeated values. The eigenvectors' and singular vectors' terms divide by gaps ``w_j - w_i`` (or
+``S_j^2 - S_i^2``). As a gap closes the derivative of the vectors grows like its inverse, exactly as
+torch's does (the formula is the same). Where two values are equal to rounding, the term is set to
+zero if its numerator is rounding too: that is its limit for a loss invariant under rotations of
+the repeated eigenspace (a projector onto it, a function of the values), where torch's formula
+gives ``0/0 = nan``. A loss that is not invariant there has no derivative; its term is divided as
+it stands (``inf`` for an exact tie), as torch's (see :func:`gap_divide`).
+
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
 Hessian-vector products) follow the same formulas.
@@ -124,10 +132,30 @@ def eigenvector_inner(w: torch.Tensor, V: torch.Tensor, gV: torch.Tensor, phase_
         scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
         if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
             raise RuntimeError(phase_message)
-    k = w.shape[-1]
-    E = w.unsqueeze(-2) - w.unsqueeze(-1) + torch.eye(k, dtype=w.dtype, device=w.device)  # 1 on the diagonal
-    inner = ((VhgV - VhgV.mH) / 2) / E
+    inner = gap_divide((VhgV - VhgV.mH) / 2, w)
     return inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
+
+
+def gap_divide(N: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``N_ij / (w_j - w_i)`` off the diagonal (the diagonal divided by 1), for the eigenvectors' and
+    singular vectors' terms of the adjoints.
+
+    Where ``w_i`` and ``w_j`` are equal to rounding (``|w_j - w_i| <= 10 k u max|w|``) the quotient
+    has no limit unless ``N_ij`` vanishes, which it does for a loss that is invariant under the
+    rotations of that eigenspace (``N_ij`` is then rounding, ``|N_ij| <= 100 k u max|N|``): the
+    term is set to zero, its value in the limit, where the formula would give ``0/0`` or
+    ``rounding/rounding``. Any other ``N_ij`` is divided as it stands (``inf`` for an exact tie, as
+    torch gives): the derivative does not exist there.
+    """
+    k = w.shape[-1]
+    u = torch.finfo(w.dtype).eps
+    E = w.unsqueeze(-2) - w.unsqueeze(-1)
+    eye = torch.eye(k, dtype=torch.bool, device=w.device)
+    w_scale = w.abs().amax(dim=-1, keepdim=True).unsqueeze(-1)
+    n_scale = N.abs().amax(dim=(-2, -1), keepdim=True)
+    tied = (E.abs() <= 10 * k * u * w_scale) & (N.abs() <= 100 * k * u * n_scale) & ~eye
+    E = torch.where(eye | tied, torch.ones_like(E), E)
+    return torch.where(tied, torch.zeros_like(N), N / E)
 
 
 class _Eigh(torch.autograd.Function):
@@ -184,7 +212,6 @@ def svd_adjoint(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, gU: torch.Te
                 gS: torch.Tensor | None, gVh: torch.Tensor | None, m: int, n: int) -> torch.Tensor:
     """The adjoint of ``A`` for the reduced SVD ``A = U diag(S) Vh`` (``k = min(m, n)``) and the
     adjoints ``gU``, ``gS``, ``gVh`` of its factors (``None``: zero)."""
-    k = S.shape[-1]
     if gU is None and gVh is None:
         gS = torch.zeros_like(S) if gS is None else gS
         return (U * gS.to(U.dtype).unsqueeze(-2)) @ Vh
@@ -196,15 +223,13 @@ def svd_adjoint(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, gU: torch.Te
         scale = max(M.abs().amax() for M in (UhgU, VhgV) if M is not None).clamp_min(torch.finfo(S.dtype).tiny)
         if bool((diag.imag.abs() > 100 * torch.finfo(S.dtype).eps * scale).any()):
             raise RuntimeError(SVD_PHASE_MESSAGE)
-    S2 = S * S
-    E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + torch.eye(k, dtype=S.dtype, device=S.device)
     Sc = S.to(U.dtype)
     if UhgU is not None and VhgV is not None:
-        inner = (UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV) / E
+        inner = gap_divide(UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV, S * S)
     elif UhgU is not None:
-        inner = (UhgU / E) * Sc.unsqueeze(-2)
+        inner = gap_divide(UhgU * Sc.unsqueeze(-2), S * S)
     else:
-        inner = Sc.unsqueeze(-1) * (VhgV / E)
+        inner = gap_divide(Sc.unsqueeze(-1) * VhgV, S * S)
     if gS is not None:
         inner = inner + torch.diag_embed(gS.to(U.dtype))
     if U.is_complex() and UhgU is not None:

@@ -339,3 +339,91 @@ def test_truncated_svd_gradient_equals_torch_through_the_full_svd(dtype, shape):
 def test_truncated_svd_gradcheck():
     A = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(37)).requires_grad_()
     assert torch.autograd.gradcheck(lambda a: tuple(t ** 2 for t in gdlinalg.truncated_svd(a, 2)), (A,))
+
+
+# Repeated and nearly repeated values --------------------------------------------------------------
+
+def with_spectrum(values, seed: int) -> torch.Tensor:
+    """Q diag(values) Q^T for a random orthogonal Q (float64)."""
+    Q, _ = torch.linalg.qr(torch.randn(len(values), len(values), dtype=torch.float64,
+                                       generator=torch.Generator().manual_seed(seed)))
+    return Q @ torch.diag(torch.tensor(values, dtype=torch.float64)) @ Q.T
+
+
+def projector_loss(vectors, M):
+    """<M, P> for the projector P onto the columns: no rotation among them changes it."""
+    return (vectors @ vectors.mT * M).sum()
+
+
+@pytest.mark.parametrize("gap", [1e-2, 1e-4, 1e-6])
+def test_a_closing_eigengap_grows_the_gradient_as_torchs(gap):
+    """The top eigenvector of a spectrum whose top gap closes: the derivative grows like 1/gap, and
+    ours stays torch's to the accuracy the gap allows the eigenvectors (u / gap)."""
+    A = with_spectrum([0.1, 0.4, 1 - gap, 1.0], seed=40).requires_grad_()
+    M = torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(41))
+    ours, theirs = (torch.autograd.grad(projector_loss(eigh(A).eigenvectors[:, 3:], M), A)[0]
+                    for eigh in (gdlinalg.eigh, torch.linalg.eigh))
+    u = torch.finfo(torch.float64).eps
+    assert rel(ours, theirs) < 1e3 * u / gap
+    assert 0.01 / gap < theirs.norm() < 100 / gap
+
+
+@pytest.mark.parametrize("gap", [1e-2, 1e-4, 1e-6])
+def test_a_closing_singular_gap_grows_the_gradient_as_torchs(gap):
+    A = gdlinalg.matrices.with_singular_values(5, 4, torch.tensor([1.0, 1 - gap, 0.4, 0.1], dtype=torch.float64),
+                                               seed=42).requires_grad_()
+    M = torch.randn(5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(43))
+    ours, theirs = (torch.autograd.grad(projector_loss(svd(A, full_matrices=False).U[:, :1], M), A)[0]
+                    for svd in (gdlinalg.svd, torch.linalg.svd))
+    u = torch.finfo(torch.float64).eps
+    assert rel(ours, theirs) < 1e3 * u / gap
+    assert 0.01 / gap < theirs.norm() < 100 / gap
+
+
+def central_difference(f, A, D, h=1e-6):
+    return (f(A + h * D) - f(A - h * D)) / (2 * h)
+
+
+@pytest.mark.parametrize("loss", ["next to the tie", "the tied eigenspace", "eigenvalues"])
+def test_an_exact_eigenvalue_tie_gives_the_derivative_of_an_invariant_loss(loss):
+    """A = Q diag(1, 1, 2) Q^T and diag(1, 1, 2) itself: where torch's formula can give 0/0 = nan
+    (it does on the diagonal matrix), ours gives the derivative, equal to central differences
+    along symmetric directions."""
+    M = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(44))
+    f = {"next to the tie": lambda w, V: projector_loss(V[:, 2:], M),
+         "the tied eigenspace": lambda w, V: projector_loss(V[:, :2], M),
+         "eigenvalues": lambda w, V: (w * torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64)).sum()
+         + 0 * V.sum()}[loss]
+    g = torch.Generator().manual_seed(45)
+    for A0 in (with_spectrum([1.0, 1.0, 2.0], seed=46), torch.diag(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64))):
+        A = A0.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(f(*gdlinalg.eigh(A)), A)
+        assert torch.isfinite(grad).all()
+        for _ in range(3):
+            D = torch.randn(3, 3, dtype=torch.float64, generator=g)
+            D = D + D.T
+            fd = central_difference(lambda X: f(*torch.linalg.eigh(X)), A0, D)
+            assert abs((grad * D).sum() - fd) < 1e-6 * (1 + abs(fd))
+
+
+def test_an_exact_singular_value_tie_gives_the_derivative_of_an_invariant_loss():
+    M = torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(47))
+    A0 = gdlinalg.matrices.with_singular_values(4, 3, torch.tensor([2.0, 1.0, 1.0], dtype=torch.float64), seed=48)
+    A = A0.clone().requires_grad_()
+    f = lambda svd, X: projector_loss(svd(X, full_matrices=False).U[:, :1], M)
+    (grad,) = torch.autograd.grad(f(gdlinalg.svd, A), A)
+    assert torch.isfinite(grad).all()
+    g = torch.Generator().manual_seed(49)
+    for _ in range(3):
+        D = torch.randn(4, 3, dtype=torch.float64, generator=g)
+        fd = central_difference(lambda X: f(torch.linalg.svd, X), A0, D)
+        assert abs((grad * D).sum() - fd) < 1e-6 * (1 + abs(fd))
+
+
+def test_a_loss_that_tells_tied_eigenvectors_apart_has_no_finite_derivative():
+    """One eigenvector of a tied pair is any unit vector of the plane: no derivative exists, and the
+    gradient is not a finite number of ordinary size (torch's neither)."""
+    A = torch.diag(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)).requires_grad_()
+    M = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(50))
+    (grad,) = torch.autograd.grad(projector_loss(gdlinalg.eigh(A).eigenvectors[:, :1], M), A)
+    assert not torch.isfinite(grad).all() or grad.norm() > 1e8
