@@ -91,7 +91,9 @@ def inv_result(
         ``"gradient"``: minimise ``mse(X A, I)`` (or the ``loss="right"``/``"symmetric"``
         variants) with any ``torch.optim`` optimizer; linear rate governed by ``cond(A)^2``.
         ``"blog"``: the 2020 blog recipe, bit for bit (random start from seed 314, ``lr=0.9``,
-        ``grad *= momentum``, 10,000 iterations).
+        ``grad *= momentum``, 10,000 iterations). Whatever the method, an ``A`` that requires
+        grad gets the analytic derivative of the exact inverse, ``dX = -X dA X``, evaluated at the
+        answer; the optimizer's steps are not backpropagated through.
     tol : float, optional, keyword-only
         Stop when the residual ``||I - A X||_F / sqrt(n)`` is below ``tol``. By default iterate
         to the attainable accuracy (until the residual stops decreasing quadratically).
@@ -233,7 +235,9 @@ def solve_result(
         backward stable for any ``cond(A)`` well below ``1/u`` (1e12 in float64, 1e5 in float32).
         ``"cgls"``: conjugate gradients on the normal equations ``A^H A X = A^H B`` (CGLS, never
         forming ``A^H A``); about ``cond(A)`` steps, and it loses ``cond(A)^2 u`` to rounding.
-        ``"gradient"``: any ``torch.optim`` optimizer on ``mse(A X, B)``.
+        ``"gradient"``: any ``torch.optim`` optimizer on ``mse(A X, B)``. Whatever the method,
+        inputs that require grad get the analytic derivative of the exact solve (one more solve,
+        with ``A^H``, by the same method), not the optimizer's steps backpropagated.
     tol : float, optional, keyword-only
         Stop when the normwise backward error ``||A x - b|| / (||A||_2 ||x|| + ||b||)`` (largest
         column) is below ``tol``; by default iterate to the attainable accuracy and judge the
@@ -355,7 +359,9 @@ def pinv_result(
         of the iteration's smooth step, then finished on the kept singular vectors; about
         ``2 log2(s_1 / cut-off)`` steps (see the ``newton_schulz`` module). ``"gradient"``: an
         optimizer on ``mse(A^H A X, A^H)`` from ``X = 0``, which converges to the minimum-norm
-        solution without any cut-off (``atol``/``rtol`` do not apply).
+        solution without any cut-off (``atol``/``rtol`` do not apply). Whatever the method, an
+        ``A`` that requires grad gets the derivative of the exact pseudo-inverse where the rank is
+        constant (Golub & Pereyra's formula), at the answer.
     tol, max_iter : keyword-only
         Tolerance on the residual and iteration (sweep) cap, where the method has them.
 
@@ -479,7 +485,9 @@ def svd_result(
         ascent of the Brockett cost on the Stiefel manifold with a QR retraction (exactly
         orthogonal iterates, linear rate). ``"gradient"``: the blog's penalty loss with any
         ``torch.optim`` optimizer. ``"blog"``: the 2020 blog recipe bit for bit (it fails on close
-        singular values and can collapse a singular value to 0).
+        singular values and can collapse a singular value to 0). Whatever the method, an ``A``
+        that requires grad gets the analytic derivative of the exact SVD at the answer (torch's
+        formula), not the optimizer's steps backpropagated.
     tol : float, optional, keyword-only
         Method-specific stopping tolerance (for Jacobi: the largest cosine between two columns).
     max_iter : int, optional, keyword-only

@@ -22,6 +22,11 @@ reconstruction error ~1e-3 after 20,000 iterations, and on M5 one ``diag_sqrt`` 
 the stationary point ``diag_sqrt = 0`` of ``d = diag_sqrt**2``, losing a singular value (error
 ~16 %). Adam reaches every matrix but only to ~1e-4 (its weight decay biases the answer).
 
+Derivatives: the recipes run on detached copies. When an input requires grad, the public function
+attaches the answer through the analytic derivative of the exact operation (``derivatives.py``):
+of the inverse for ``inv``, of the SVD for ``svd``, evaluated at the recipe's answer; the 10,000
+or 20,000 steps are not backpropagated through.
+
 The random start comes from a private generator seeded with ``seed`` (the same numbers as the
 blog's ``torch.manual_seed(seed)``) and is always drawn in float32 (complex64 for complex input)
 and then cast, so that runs in other dtypes start from the blog's point and differ only by

@@ -29,9 +29,14 @@ inputs through the derivative of the exact operation, so that autograd sees one 
   the pseudo-inverse of the matrix with the cut singular values removed, and the formula is the
   derivative along perturbations that keep that rank;
 - polar decomposition, ``A = U_p H``: from the reduced SVD ``A = W diag(S) V^H`` (computed in the
-  backward pass by the package's own ``svd``), ``U_p = W V^H`` and ``H = V diag(S) V^H``, so the
-  adjoints of ``U_p`` and ``H`` become adjoints of ``W``, ``S`` and ``V^H`` and go through the SVD's
-  (no phase term survives: the polar factors do not depend on the singular vectors' phases);
+  backward pass by the package's own ``svd``), ``U_p = W V^H`` and ``dU_p = W Omega V^H`` with
+  ``Omega_ij = (M - M^H)_ij / (S_i + S_j)``, ``M = W^H dA V``, plus ``(I - W W^H) dA V S^-1 V^H``
+  for a tall ``A`` (``W S^-1 W^H dA (I - V V^H)`` for a wide one); ``H = U_p^H A``. No gap
+  ``S_i - S_j`` appears: the polar factor is smooth wherever ``A`` has full rank, repeated singular
+  values included (at ``A = I`` too), where the route through the SVD's adjoint would divide by
+  ``S_j^2 - S_i^2`` and set to zero, at a tie, a term whose true limit is not zero (from
+  ``dA = dU_p H + U_p dH``: in the bases ``W`` and ``V``, ``M = Omega S + V^H dH V`` with ``Omega``
+  skew and ``V^H dH V`` Hermitian, so ``M - M^H = Omega S + S Omega``);
 - partial eigendecomposition (``k`` eigenpairs ``V_k``, ``w_k`` of Hermitian ``A``): the formula of
   the full one, with the sum over the other ``n - k`` eigenvectors done by solves on the complement:
   ``y_i = (I - P)(w_i I - A)^+ (I - P) G_i`` with ``P = V_k V_k^H``, computed as one solve with the
@@ -43,11 +48,13 @@ inputs through the derivative of the exact operation, so that autograd sees one 
 
 Repeated values. The eigenvectors' and singular vectors' terms divide by gaps ``w_j - w_i`` (or
 ``S_j^2 - S_i^2``). As a gap closes the derivative of the vectors grows like its inverse, exactly as
-torch's does (the formula is the same). Where two values are equal to rounding, the term is set to
-zero if its numerator is rounding too: that is its limit for a loss invariant under rotations of
-the repeated eigenspace (a projector onto it, a function of the values), where torch's formula
-gives ``0/0 = nan``. A loss that is not invariant there has no derivative; its term is divided as
-it stands (``inf`` for an exact tie), as torch's (see :func:`gap_divide`).
+torch's does (the formula is the same). At an exact tie the decomposition has no derivative; a
+term for two tied vectors that the loss does not use at all (both of their gradients exactly
+zero) is zero, where torch's formula gives ``0/0 = nan``. Any other tied term is divided as it
+stands, as torch's: ``nan`` or ``inf``, never a guessed limit. (A loss that no rotation of the tied
+vectors changes, such as a matrix function ``V f(Lambda) V^H``, does have a derivative there, but
+its limit needs ``f'`` at the tie, which the adjoints of ``w`` and ``V`` do not carry; see
+:func:`gap_divide`. The polar factors, smooth at ties, are differentiated without the SVD's gaps.)
 
 The backward passes are written with differentiable operations on the saved output (and, for the
 solve, a call of the public solve, itself attached), so second derivatives (``gradgradcheck``,
@@ -132,30 +139,28 @@ def eigenvector_inner(w: torch.Tensor, V: torch.Tensor, gV: torch.Tensor, phase_
         scale = VhgV.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
         if bool((phase > 100 * torch.finfo(w.dtype).eps * scale[..., None]).any()):
             raise RuntimeError(phase_message)
-    inner = gap_divide((VhgV - VhgV.mH) / 2, w)
+    unused = (gV == 0).all(dim=-2)
+    inner = gap_divide((VhgV - VhgV.mH) / 2, w, unused)
     return inner - torch.diag_embed(inner.diagonal(dim1=-2, dim2=-1))
 
 
-def gap_divide(N: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def gap_divide(N: torch.Tensor, w: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
     """``N_ij / (w_j - w_i)`` off the diagonal (the diagonal divided by 1), for the eigenvectors' and
-    singular vectors' terms of the adjoints.
+    singular vectors' terms of the adjoints; ``unused`` (``(..., k)``, bool) marks the vectors
+    whose gradient is exactly zero.
 
-    Where ``w_i`` and ``w_j`` are equal to rounding (``|w_j - w_i| <= 10 k u max|w|``) the quotient
-    has no limit unless ``N_ij`` vanishes, which it does for a loss that is invariant under the
-    rotations of that eigenspace (``N_ij`` is then rounding, ``|N_ij| <= 100 k u max|N|``): the
-    term is set to zero, its value in the limit, where the formula would give ``0/0`` or
-    ``rounding/rounding``. Any other ``N_ij`` is divided as it stands (``inf`` for an exact tie, as
-    torch gives): the derivative does not exist there.
+    A term for two vectors that are both unused is zero whatever the gap: the loss does not depend
+    on them, and the formula's ``0 / (w_j - w_i)`` is ``0/0 = nan`` (torch's result) only at an
+    exact tie. Every other term is divided as it stands, as torch divides it: at a tie the loss does
+    see, the result is ``nan`` or ``inf`` (or, for values apart by rounding only, as meaningless
+    as torch's), never a limit the adjoint cannot know.
     """
     k = w.shape[-1]
-    u = torch.finfo(w.dtype).eps
-    E = w.unsqueeze(-2) - w.unsqueeze(-1)
     eye = torch.eye(k, dtype=torch.bool, device=w.device)
-    w_scale = w.abs().amax(dim=-1, keepdim=True).unsqueeze(-1)
-    n_scale = N.abs().amax(dim=(-2, -1), keepdim=True)
-    tied = (E.abs() <= 10 * k * u * w_scale) & (N.abs() <= 100 * k * u * n_scale) & ~eye
-    E = torch.where(eye | tied, torch.ones_like(E), E)
-    return torch.where(tied, torch.zeros_like(N), N / E)
+    E = w.unsqueeze(-2) - w.unsqueeze(-1)
+    both_unused = unused.unsqueeze(-1) & unused.unsqueeze(-2)
+    E = torch.where(eye | both_unused, torch.ones_like(E), E)
+    return torch.where(both_unused & ~eye, torch.zeros_like(N), N / E)
 
 
 class _Eigh(torch.autograd.Function):
@@ -224,12 +229,17 @@ def svd_adjoint(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, gU: torch.Te
         if bool((diag.imag.abs() > 100 * torch.finfo(S.dtype).eps * scale).any()):
             raise RuntimeError(SVD_PHASE_MESSAGE)
     Sc = S.to(U.dtype)
+    unused = torch.ones_like(S, dtype=torch.bool)
+    if gU is not None:
+        unused = unused & (gU == 0).all(dim=-2)
+    if gVh is not None:
+        unused = unused & (gVh == 0).all(dim=-1)
     if UhgU is not None and VhgV is not None:
-        inner = gap_divide(UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV, S * S)
+        inner = gap_divide(UhgU * Sc.unsqueeze(-2) + Sc.unsqueeze(-1) * VhgV, S * S, unused)
     elif UhgU is not None:
-        inner = gap_divide(UhgU * Sc.unsqueeze(-2), S * S)
+        inner = gap_divide(UhgU * Sc.unsqueeze(-2), S * S, unused)
     else:
-        inner = gap_divide(Sc.unsqueeze(-1) * VhgV, S * S)
+        inner = gap_divide(Sc.unsqueeze(-1) * VhgV, S * S, unused)
     if gS is not None:
         inner = inner + torch.diag_embed(gS.to(U.dtype))
     if U.is_complex() and UhgU is not None:
@@ -287,16 +297,22 @@ class _Polar(torch.autograd.Function):
     def backward(ctx, gUp, gH):
         (A,) = ctx.saved_tensors
         m, n = A.shape[-2:]
-        W, S, Vh = ctx.reduced_svd(A)                            # A = W diag(S) Vh
-        gW = None if gUp is None else gUp @ Vh.mH              # U_p = W Vh
-        gVh = None if gUp is None else W.mH @ gUp
-        gS = None
-        if gH is not None:                                       # H = Vh^H diag(S) Vh
-            sym = gH + gH.mH
-            from_H = S.to(A.dtype).unsqueeze(-1) * (Vh @ sym)
-            gVh = from_H if gVh is None else gVh + from_H
-            gS = (Vh @ gH @ Vh.mH).diagonal(dim1=-2, dim2=-1).real
-        return svd_adjoint(W, S, Vh, gW, gS, gVh, m, n), None, None, None
+        W, S, Vh = ctx.reduced_svd(A)                            # A = W diag(S) Vh, U_p = W Vh
+        Up = W @ Vh
+        G = torch.zeros_like(Up) if gUp is None else gUp
+        gA = torch.zeros_like(A)
+        if gH is not None:                                       # H = U_p^H A
+            G = G + A @ gH.mH
+            gA = gA + Up @ gH
+        R = W.mH @ G @ Vh.mH
+        Sc = S.to(A.dtype)
+        gA = gA + W @ ((R - R.mH) / (Sc.unsqueeze(-1) + Sc.unsqueeze(-2))) @ Vh
+        if m > n:                                                # (I - W W^H) G V S^-1 V^H
+            gA = gA + ((G - W @ (W.mH @ G)) @ (Vh.mH / Sc.unsqueeze(-2))) @ Vh
+        elif m < n:                                              # W S^-1 W^H G (I - V V^H)
+            T = W.mH @ G
+            gA = gA + W @ ((T - (T @ Vh.mH) @ Vh) / Sc.unsqueeze(-1))
+        return gA, None, None, None
 
 
 def attach_polar(A: torch.Tensor, U: torch.Tensor, H: torch.Tensor,

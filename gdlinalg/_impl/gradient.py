@@ -29,6 +29,11 @@ Any other optimizer works through ``optimizer=`` and ``optimizer_kwargs=`` (for 
 one ``step()`` per iteration. Complex matrices are optimised through their real view, so every
 optimizer sees real parameters.
 
+Derivatives: the optimizer works on detached copies, so nothing of its trajectory is recorded;
+when an input requires grad, the public function attaches the answer through the analytic
+derivative of the exact operation (``derivatives.py``), as for every other method. The gradient is
+that of the operation at the given input, not of the optimisation that approximated it.
+
 Stopping: with ``tol`` the iteration stops as soon as the true residual (``residuals.py``) is below
 it. Without ``tol`` it stops when the residual reaches ``10 eps`` or has not improved by 1 % for
 ``patience`` iterations (100 for L-BFGS, whose penalty-loss SVD crosses long plateaus,

@@ -384,14 +384,13 @@ def central_difference(f, A, D, h=1e-6):
     return (f(A + h * D) - f(A - h * D)) / (2 * h)
 
 
-@pytest.mark.parametrize("loss", ["next to the tie", "the tied eigenspace", "eigenvalues"])
-def test_an_exact_eigenvalue_tie_gives_the_derivative_of_an_invariant_loss(loss):
-    """A = Q diag(1, 1, 2) Q^T and diag(1, 1, 2) itself: where torch's formula can give 0/0 = nan
-    (it does on the diagonal matrix), ours gives the derivative, equal to central differences
-    along symmetric directions."""
+@pytest.mark.parametrize("loss", ["next to the tie", "eigenvalues"])
+def test_an_exact_eigenvalue_tie_gives_the_derivative_of_a_loss_that_ignores_the_tied_vectors(loss):
+    """A = Q diag(1, 1, 2) Q^T and diag(1, 1, 2) itself, and a loss of the untied eigenvector or of
+    the eigenvalues: where torch's formula gives 0/0 = nan (it does on the diagonal matrix), ours
+    gives the derivative, equal to central differences along symmetric directions."""
     M = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(44))
     f = {"next to the tie": lambda w, V: projector_loss(V[:, 2:], M),
-         "the tied eigenspace": lambda w, V: projector_loss(V[:, :2], M),
          "eigenvalues": lambda w, V: (w * torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64)).sum()
          + 0 * V.sum()}[loss]
     g = torch.Generator().manual_seed(45)
@@ -404,6 +403,18 @@ def test_an_exact_eigenvalue_tie_gives_the_derivative_of_an_invariant_loss(loss)
             D = D + D.T
             fd = central_difference(lambda X: f(*torch.linalg.eigh(X)), A0, D)
             assert abs((grad * D).sum() - fd) < 1e-6 * (1 + abs(fd))
+
+
+def test_a_loss_of_tied_vectors_is_not_given_a_guessed_limit():
+    """exp(A) = V diag(e^w) V^T at A = diag(1, 1, 2): a derivative exists (no rotation of the tied
+    pair changes exp(A)), but its tied terms need f' at the tie, which the adjoints of w and V do
+    not carry. As torch's, the gradient is nan there, not a finite wrong value (zero, say)."""
+    A = torch.diag(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)).requires_grad_()
+    M = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(55))
+    for eigh in (gdlinalg.eigh, torch.linalg.eigh):
+        w, V = eigh(A)
+        (grad,) = torch.autograd.grad(((V * w.exp()) @ V.mT * M).sum(), A)
+        assert torch.isnan(grad).any()
 
 
 def test_an_exact_singular_value_tie_gives_the_derivative_of_an_invariant_loss():
@@ -427,3 +438,32 @@ def test_a_loss_that_tells_tied_eigenvectors_apart_has_no_finite_derivative():
     M = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(50))
     (grad,) = torch.autograd.grad(projector_loss(gdlinalg.eigh(A).eigenvectors[:, :1], M), A)
     assert not torch.isfinite(grad).all() or grad.norm() > 1e8
+
+
+@pytest.mark.parametrize("start", ["identity", "orthogonal", "tall, repeated singular values", "wide, complex"])
+def test_polar_is_differentiable_where_singular_values_tie(start):
+    """The polar factors are smooth wherever A has full rank: at A = I, at an orthogonal A, at a
+    tall A with repeated singular values (where an SVD-based route divides by S_j^2 - S_i^2 = 0
+    and torch's gives nan), the gradient equals central differences."""
+    g = torch.Generator().manual_seed(51)
+    if start == "identity":
+        A0 = torch.eye(4, dtype=torch.float64)
+    elif start == "orthogonal":
+        A0 = torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64, generator=g))[0]
+    elif start == "tall, repeated singular values":
+        A0 = gdlinalg.matrices.with_singular_values(6, 4, torch.tensor([2.0, 1.0, 1.0, 1.0], dtype=torch.float64), seed=52)
+    else:
+        A0 = torch.linalg.qr(torch.randn(5, 3, dtype=torch.complex128, generator=g))[0].mH
+    WU, WH = cotangent(A0, 53), cotangent(A0.new_empty(A0.shape[-1], A0.shape[-1]), 54)
+
+    def f(X):
+        U, H = gdlinalg.polar(X)
+        return (U * WU.conj()).real.sum() + (H * WH.conj()).real.sum()
+
+    A = A0.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(f(A), A)
+    assert torch.isfinite(grad).all()
+    for _ in range(3):
+        D = cotangent(A0, int(torch.randint(1000, (1,), generator=g)))
+        fd = central_difference(f, A0, D)
+        assert abs((grad.conj() * D).real.sum() - fd) < 1e-7 * (1 + abs(fd))
