@@ -276,3 +276,23 @@ def test_choosing_table_has_every_task_with_cost_ratio_and_error(book):
         assert float(r["difference from torch.linalg"].replace("−", "-")) < 1e-5, r
     text = plain_text(a)
     assert "warm start" in text and "one at a time" in text
+
+
+# ------------------------------------------------------------------------------------------------
+# differentiating the operations
+# ------------------------------------------------------------------------------------------------
+
+
+def test_differentiating_page_shows_its_figures_ties_and_the_phase_refusal(book):
+    a = book.article("book/differentiating")
+    for name in ("fig-dif-gap", "fig-dif-unrolled", "fig-dif-layer"):
+        fig = a.find(id=name)
+        assert fig is not None and fig.find("figcaption"), name
+        assert len(fig.find("img").get("alt", "").strip()) > 40, name
+    outputs = [plain_text(o) for o in a.select("div.cell_output")]
+    tie = next(o for o in outputs if o.startswith("torch.linalg"))
+    torch_part, package_part = tie.split("gdlinalg", 1)
+    assert "nan" in torch_part and "nan" not in package_part, tie
+    assert any("ill-defined" in o or "e^{i phi}" in o for o in outputs), "the phase refusal is shown"
+    assert any(o.startswith("_SolveBackward") for o in outputs), "gdlinalg.solve's node is shown"
+    assert a.select("table.table"), "the penalty comparison table"
