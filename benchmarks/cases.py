@@ -186,6 +186,49 @@ def dense_cases(sizes: list[int], svd_sizes: list[int], conds: list[float], dtyp
 
 
 # --------------------------------------------------------------------------------------------
+# batches of small matrices, and eigh of a clustered spectrum
+# --------------------------------------------------------------------------------------------
+
+#: (batch, n): the issue's batches of small matrices.
+BATCHES = ((10_000, 3), (10_000, 8), (2_000, 32))
+
+
+def batched_case(op: str, batch: int, n: int, *, dtype=F64, seed: int = 7) -> Case:
+    """``batch`` random ``n x n`` matrices (seeded): Gaussian for inv and svd (their condition
+    numbers vary across the batch, a few are large), the symmetric part of a Gaussian for eigh."""
+    def setup():
+        gen = torch.Generator().manual_seed(seed)
+        M = torch.randn(batch, n, n, generator=gen, dtype=torch.float64)
+        A = ((M + M.mT) / 2 if op == "eigh" else M).to(dtype)
+        truth = {}
+        if op == "svd":
+            truth["S"] = torch.linalg.svdvals(A.double())
+        elif op == "eigh":
+            truth["w"] = torch.linalg.eigvalsh(A.double())
+        return {"A": A, "truth": truth}
+
+    ours = {"inv": lambda ctx: gdlinalg.inv_result(ctx["A"]),
+            "svd": lambda ctx: gdlinalg.svd_result(ctx["A"], full_matrices=False),
+            "eigh": lambda ctx: gdlinalg.eigh_result(ctx["A"])}[op]
+    ref = {"inv": ("torch.linalg.inv", lambda ctx: torch.linalg.inv(ctx["A"])),
+           "svd": ("torch.linalg.svd", lambda ctx: torch.linalg.svd(ctx["A"], full_matrices=False)),
+           "eigh": ("torch.linalg.eigh", lambda ctx: torch.linalg.eigh(ctx["A"]))}[op]
+    return Case(
+        "batched", op, f"{batch:,} x random", (n, n), dtype, setup, ours=ours,
+        refs=_single(*ref), metrics=lambda ctx, out: measure.batched_metrics(op, ctx["A"], out, ctx["truth"]),
+        tags=(f"batch={batch}", f"n={n}"),
+    )
+
+
+def clustered_spectrum(n: int, *, cond: float = 1e3, shift: float = 1e-3, seed: int = 0) -> torch.Tensor:
+    """``C C^T + shift I`` with ``C`` of condition number ``cond``: the issue's clustered spectrum.
+    ``C``'s singular values are geometric from 1 to ``1/cond``, so the eigenvalues ``s_i^2 + shift``
+    of the lower third lie within ``s^2 <= 1e-4`` of ``shift`` when ``cond = 1e3``."""
+    C = matrices.with_condition_number(n, n, cond, seed=seed)
+    return C @ C.mT + shift * torch.eye(n, dtype=C.dtype)
+
+
+# --------------------------------------------------------------------------------------------
 # truncated: top-k SVD against svd_lowrank (searched for equal accuracy) and the full SVD
 # --------------------------------------------------------------------------------------------
 
@@ -384,6 +427,7 @@ def all_cases(quick: bool) -> list[Case]:
         cases.append(truncated_svd_case(200, 100, 10, 0.9))
         cases.append(truncated_eigh_case(200, 10, "0.9", niter=200))
         cases += blog_default_cases([F32])
+        cases += [batched_case(op, 200, 3) for op in ("inv", "eigh", "svd")]
     else:
         cases = dense_cases([100, 500], [100, 500], [10.0, 1e3], [F64, F32], [(100, 80, 60), (500, 400, 300)])
         # Does the cost grow like LAPACK's? The 1000 x 1000 SVD and eigh, float64, cond 1e3.
@@ -392,5 +436,8 @@ def all_cases(quick: bool) -> list[Case]:
         cases.append(truncated_eigh_case(1000, 10, "0.9"))
         cases.append(truncated_eigh_case(1000, 10, "gaussian"))
         cases += blog_default_cases([F32, F64])
+        cases.append(eigh_case("eigh", "clustered(C C^T + 1e-3 I, cond(C)=1e3)", lambda: clustered_spectrum(500),
+                               shape=(500, 500), dtype=F64, tags=("n=500", "clustered")))
+        cases += [batched_case(op, b, n) for b, n in BATCHES for op in ("inv", "eigh", "svd")]
     cases += blog_recipe_cases(quick)
     return cases

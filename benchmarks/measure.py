@@ -178,6 +178,31 @@ def eigh_metrics(A: torch.Tensor, out: Any, truth: dict) -> dict:
     }
 
 
+def batched_metrics(op: str, A: torch.Tensor, out: Any, truth: dict) -> dict:
+    """The worst member of a batch ``(B, n, n)``: each metric is computed per matrix as above and
+    the largest is reported (a batch is only as good as its worst member)."""
+    A = _d(A)
+    B, n = A.shape[0], A.shape[-1]
+    eye = torch.eye(n, dtype=A.dtype)
+    fro = lambda X: torch.linalg.matrix_norm(X, ord="fro")
+    orth = lambda Q: (Q.mH @ Q - eye).abs().amax().item()
+    if op == "inv":
+        X = _d(out)
+        return {"residual": (fro(eye - A @ X) / math.sqrt(n)).max().item(),
+                "left_residual": (fro(eye - X @ A) / math.sqrt(n)).max().item()}
+    if op == "svd":
+        U, S, Vh = (_d(t) for t in out)
+        St = truth["S"]
+        return {"residual": (fro((U * S.to(U.dtype).unsqueeze(-2)) @ Vh - A) / fro(A)).max().item(),
+                "orthogonality": max(orth(U), orth(Vh.mH)),
+                "value_error": ((S - St).abs().amax(-1) / St[:, 0]).max().item()}
+    w, V = (_d(t) for t in out)
+    wt = truth["w"]
+    return {"residual": (fro(A @ V - V * w.unsqueeze(-2)) / fro(A)).max().item(),
+            "orthogonality": orth(V),
+            "value_error": ((w - wt).abs().amax(-1) / wt.abs().amax(-1)).max().item()}
+
+
 def truncated_svd_metrics(A: torch.Tensor, out: Any, truth: dict, k: int) -> dict:
     """Accuracy of ``k`` leading triplets, against the full float64 SVD.
 

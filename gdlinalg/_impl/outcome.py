@@ -106,7 +106,7 @@ def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float
     kappa = condition(A, X)
     if tol is None:
         size = max(A.shape[-2:])
-        limit = torch.tensor([tolerances.inverse(size, float(k), A.dtype) for k in kappa], dtype=torch.float64)
+        limit = tolerances.inverse(size, kappa, A.dtype)
     else:
         limit = torch.full_like(r, float(tol))
     checks = []

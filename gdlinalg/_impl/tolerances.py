@@ -36,11 +36,16 @@ def machine_epsilon(dtype: torch.dtype) -> float:
     return torch.finfo(real_dtype(dtype)).eps
 
 
-def inverse(n: int, kappa: float, dtype: torch.dtype) -> float:
+def inverse(n: int, kappa: float | torch.Tensor, dtype: torch.dtype) -> float | torch.Tensor:
     """Attainable ``||I - A X||_F / sqrt(n)`` for a matrix of condition number ``kappa``:
     ``u (2 sqrt(n) kappa + 4 n)``. The rounding error of the product ``A X`` alone is of order
     ``sqrt(n) kappa u``; measured on random matrices, Newton–Schulz reaches 0.06-0.3 ``kappa u``
-    (and LAPACK's ``getri`` 0.06-0.5) once ``kappa >= 10``, and a few ``u`` per row below that."""
+    (and LAPACK's ``getri`` 0.06-0.5) once ``kappa >= 10``, and a few ``u`` per row below that.
+    ``kappa`` may be a tensor (one per member of a batch): the result is then a float64 tensor."""
+    if isinstance(kappa, torch.Tensor):
+        k = kappa.to(torch.float64)
+        k = torch.where(k < 1, torch.ones_like(k), k)        # max(kappa, 1), nan stays nan
+        return (2 * math.sqrt(max(n, 1)) * k + 4 * max(n, 1)) * unit_roundoff(dtype)
     return (2 * math.sqrt(max(n, 1)) * max(kappa, 1.0) + 4 * max(n, 1)) * unit_roundoff(dtype)
 
 

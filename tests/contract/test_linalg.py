@@ -560,7 +560,7 @@ def test_singular_matrix_rejected_by_inv_and_solve(dtype):
 
 
 def test_convergence_warning_reports_residual():
-    A = matrices.with_condition_number(30, 30, 1e3, seed=0)
+    A = matrices.with_condition_number(40, 40, 1e3, seed=0)   # above the direct start (n <= 32)
     with pytest.warns(gdlinalg.ConvergenceWarning, match=r"residual \d\.\d+e[-+]\d+"):
         res = gdlinalg.inv_result(A, max_iter=3)
     assert not res.converged and res.iterations == 3
@@ -568,7 +568,7 @@ def test_convergence_warning_reports_residual():
         res = gdlinalg.svd_result(A, max_iter=1)
     assert not res.converged
     with pytest.warns(gdlinalg.ConvergenceWarning):
-        res = gdlinalg.solve_result(A, torch.ones(30, 1, dtype=torch.float64), max_iter=2)
+        res = gdlinalg.solve_result(A, torch.ones(40, 1, dtype=torch.float64), max_iter=2)
     assert not res.converged
 
 

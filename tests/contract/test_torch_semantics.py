@@ -207,7 +207,7 @@ def test_inverse_tolerance_never_passes_a_residual_of_one_half():
 
 
 def test_convergence_warning_points_at_the_caller():
-    A = matrices.with_condition_number(30, 30, 1e3, seed=0)
+    A = matrices.with_condition_number(40, 40, 1e3, seed=0)   # above the direct start (n <= 32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gdlinalg.inv(A, max_iter=3)

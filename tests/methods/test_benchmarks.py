@@ -17,7 +17,7 @@ EXPECTED = {
     "orthogonality", "ref_orthogonality", "value_error", "ref_value_error", "subspace_angle",
     "ref_subspace_angle", "note",
 }
-TABLES = {"inv", "solve", "pinv", "svd", "eigh", "truncated_svd", "truncated_eigh", "blog_defaults", "blog_recipe"}
+TABLES = {"inv", "solve", "pinv", "svd", "eigh", "truncated_svd", "truncated_eigh", "batched", "blog_defaults", "blog_recipe"}
 
 
 def test_quick_benchmark_runs_and_writes_results(tmp_path):
