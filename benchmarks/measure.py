@@ -182,7 +182,7 @@ def batched_metrics(op: str, A: torch.Tensor, out: Any, truth: dict) -> dict:
     """The worst member of a batch ``(B, n, n)``: each metric is computed per matrix as above and
     the largest is reported (a batch is only as good as its worst member)."""
     A = _d(A)
-    B, n = A.shape[0], A.shape[-1]
+    n = A.shape[-1]
     eye = torch.eye(n, dtype=A.dtype)
     fro = lambda X: torch.linalg.matrix_norm(X, ord="fro")
     orth = lambda Q: (Q.mH @ Q - eye).abs().amax().item()
