@@ -410,6 +410,11 @@ def _inverse(A: torch.Tensor, *, rec: Recorder | None, tol: float | None = None,
     it = torch.zeros(Bn, dtype=torch.int64)
     done = torch.zeros(Bn, dtype=torch.bool)
     restarted = torch.zeros(Bn, dtype=torch.bool)
+    if X0 is not None and tol is None and n <= _CLOSED_FORM:
+        # A tiny matrix's direct start is often already at the attainable accuracy; its condition
+        # number costs a few operations (_tiny_norm2), so such members take no step at all.
+        kappa0 = est.sqrt() * _tiny_norm2(X)
+        done = r <= tolerances.inverse(n, kappa0, A.dtype).clamp(max=0.5 / sqrt_n)
     # Enough steps for the smallest eigenvalue of A X0 that is distinguishable from zero,
     # (u ||A||)^2 alpha, to double up to 1 and converge: beyond that, ||R||_F >= 1/2 means A is
     # singular to working precision.
