@@ -87,7 +87,7 @@ def inv_result(
         adjugate for ``n <= 3``, 2 x 2 block elimination down to it above), which leaves one to
         three steps to take for all but nearly singular leading blocks, whose members start cold
         (measured on 10,000 random 3 x 3 and 8 x 8 and 2,000 random 32 x 32 matrices, 2 threads:
-        9-12x, 8-10x and 5.5-7x LAPACK's time in three runs, against 100-108x, 27-29x and 23-24x
+        9-12x, 8-10x and 5.5-7x LAPACK's time in two runs, against 100-108x, 27-29x and 23-24x
         from the scaled start; see ``benchmarks/``). The residual promised is the right one,
         ``||I - A X||``; ``||I - X A||`` can be up to ``cond(A)`` times larger (measured 8-12 at
         ``n = 60``, ``cond(A) = 1e10``, where LAPACK's is 7e-7), so use ``X`` from the left only for
