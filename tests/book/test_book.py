@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import book_stats
-from book_build import (REPO, article, build, build_failure, copy_book, is_notebook, the_build,
-                        toc_docnames)
+from book_build import (REPO, article, build, build_failure, copy_book, is_notebook, notebook_docnames,
+                        the_build, toc_docnames)
 
 pytestmark = pytest.mark.book
 
@@ -444,20 +444,45 @@ BREAKAGES = {
 }
 
 
+def _fatal(breakage: str) -> bool:
+    """A failing cell stops the build where it is (``raise_on_error``), so later pages are never
+    read: it gets a copy of its own. The others are warnings, all reported by one --keep-going build."""
+    return breakage == "failing cell"
+
+
+@pytest.fixture(scope="module")
+def broken_builds(book, tmp_path_factory):
+    """Builds of broken copies of the book (one with the failing cell, one with every warning),
+    reusing the session build's execution cache, so that only the broken pages execute again."""
+    made = {}
+
+    def get(fatal: bool):
+        if fatal not in made:
+            root = copy_book(tmp_path_factory.mktemp("broken"), cache_from=book.root / "_build" / ".jupyter_cache")
+            for name, (path, addition, _) in BREAKAGES.items():
+                if _fatal(name) == fatal:
+                    with open(root / path, "a", encoding="utf-8") as fh:
+                        fh.write(addition)
+            made[fatal] = build(root)
+        return made[fatal]
+    return get
+
+
 @pytest.mark.parametrize("breakage", sorted(BREAKAGES))
-def test_broken_copy_fails_the_build(book, tmp_path, breakage):
-    path, addition, needle = BREAKAGES[breakage]
-    # Reuse the session build's execution cache: only the broken page executes again.
-    root = copy_book(tmp_path / "broken", cache_from=book.root / "_build" / ".jupyter_cache")
-    with open(root / path, "a", encoding="utf-8") as fh:
-        fh.write(addition)
-    result = build(root)
-    assert result.returncode != 0, f"{breakage}: the build passed\n{result.log[-3000:]}"
-    assert needle in result.log, result.log[-3000:]
-    if breakage == "failing cell":       # reported in one line: chapter, cell, line, message
+def test_broken_copy_fails_the_build(broken_builds, breakage):
+    path, _, needle = BREAKAGES[breakage]
+    result = broken_builds(_fatal(breakage))
+    assert result.returncode != 0, f"{breakage}: the broken copy built\n{result.log[-3000:]}"
+    if _fatal(breakage):                 # reported in one line: chapter, cell, line, message
         first = build_failure(result).splitlines()[0]
         assert re.fullmatch(r"book/derivatives: code cell \d+, line 2: AssertionError: "
                             r"deliberate failure: the claim it guards", first), first
+    else:
+        # Each is a warning of its own page (which -W turns into the failure), not merely the
+        # needle echoed somewhere in the log.
+        reported = [line for line in result.log.splitlines()
+                    if needle in line and f"{path}:" in line and "WARNING" in line]
+        assert reported, f"{breakage}: not reported as a warning of {path}\n{result.log[-4000:]}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -577,6 +602,14 @@ def test_package_change_invalidates_the_execution_cache(tmp_path, guarded):
     else:
         # What the guard is for: plain jupyter-cache serves the stale output.
         assert "toy value 1" in html
+
+
+def test_chapters_are_executed_ahead_two_at_a_time(book):
+    """_ext/execute_ahead.py ran every chapter before Sphinx read it; myst-nb executed none itself."""
+    match = re.search(r"\[execute_ahead\] (\d+) of (\d+) pages executed", book.log)
+    assert match and match[1] == match[2], "the chapters were not executed ahead"
+    assert int(match[1]) == len(notebook_docnames())
+    assert "Executing notebook using" not in book.log
 
 
 def test_book_build_uses_a_keyed_cache(book):
