@@ -17,6 +17,15 @@ broken chapter is reported exactly as without this extension, at the price of on
 
 Only ``execute_notebooks: cache`` is concerned; in any other mode the extension does nothing.
 Timings that a chapter measures and states are taken while another chapter runs beside it.
+
+**A page served from the cache keeps its outputs in its notebook.** On a cache hit, myst-nb 1.x
+merges the cached outputs into a *copy* of the page's notebook (``NotebookClientCache.start_client``,
+``jupyter_cache``'s ``merge_match_into_notebook``) and renders from the copy, but writes the page's
+own notebook, without outputs, to ``_build/jupyter_execute/``, from which the download button's
+notebook is made (``_ext/reader_notebooks.py``). A page executed during the build is written with
+its outputs, so a warm rebuild (or a page executed ahead) would offer a notebook without them. The
+extension wraps ``start_client`` so that the merged cells go into the page's own notebook: a
+cached page and an executed one are written alike.
 """
 
 from __future__ import annotations
@@ -124,7 +133,33 @@ def execute_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> No
     logger.info(f"[execute_ahead] {stored} of {len(todo)} pages executed in {time.perf_counter() - t0:.1f} s")
 
 
+def keep_cached_outputs() -> None:
+    """Make myst-nb's cache client merge cached outputs into the page's own notebook."""
+    try:
+        from myst_nb.core.execute.cache import NotebookClientCache
+    except ImportError:
+        return
+    original = NotebookClientCache.start_client
+    if getattr(original, "keeps_cached_outputs", False):
+        return
+
+    def start_client(self):
+        own = self._notebook
+        original(self)
+        merged = self._notebook
+        if merged is not own:
+            own.cells = merged.cells
+            for key in ("kernelspec", "language_info", "widgets"):
+                if key in merged.metadata:
+                    own.metadata[key] = merged.metadata[key]
+            self._notebook = own
+
+    start_client.keeps_cached_outputs = True
+    NotebookClientCache.start_client = start_client
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    keep_cached_outputs()
     app.add_config_value("book_execution_workers", default_workers(), "")
     app.connect("env-before-read-docs", execute_ahead)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
