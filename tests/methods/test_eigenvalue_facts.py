@@ -66,3 +66,88 @@ def test_jacobi_sweeps_do_not_depend_on_the_gap():
         assert torch.allclose(res.solution.eigenvalues, torch.linalg.eigvalsh(A), atol=100 * 60 * U64)
         sweeps[delta] = res.iterations
     assert max(sweeps.values()) <= 16 and max(sweeps.values()) - min(sweeps.values()) <= 4, sweeps
+
+
+# ------------------------------------------------------------------------------------------------
+# Rayleigh–Ritz in subspace iteration: nearly diagonal matrices rotated to diagonal at once
+# ------------------------------------------------------------------------------------------------
+
+RITZ_DTYPES = [torch.float32, torch.float64, torch.complex64, torch.complex128]
+
+
+def _nearly_diagonal(d: torch.Tensor, size: float, dtype: torch.dtype, seed: int, hermitian: bool) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    E = size * torch.randn(3, *d.shape[-1:] * 2, generator=g, dtype=torch.float64)
+    if dtype.is_complex:
+        E = E + 1j * size * torch.randn(E.shape, generator=g, dtype=torch.float64)
+    C = torch.diag_embed(d).to(E.dtype) + E
+    if hermitian:
+        C = 0.5 * (C + C.mH)
+    return C.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", RITZ_DTYPES)
+def test_rayleigh_ritz_matrices_rotated_to_diagonal_agree_with_torch(dtype):
+    from gdlinalg._impl.subspace import _rotate_to_diagonal_svd, _ritz_eigh
+
+    u = torch.finfo(dtype).eps
+    d = torch.linspace(1, 0.05, 20, dtype=torch.float64)
+    H = _nearly_diagonal(d, 1e-3, dtype, 0, hermitian=True)
+    w, Y = _ritz_eigh(H)
+    ref = torch.linalg.eigvalsh(H).flip(-1)
+    assert torch.allclose(w, ref.to(w.dtype), atol=50 * u, rtol=0)
+    assert (H @ Y - Y * w.unsqueeze(-2).to(dtype)).abs().max() <= 50 * u
+    assert (Y.mH @ Y - torch.eye(20, dtype=dtype)).abs().max() <= 50 * u
+    # Signed diagonal (as a QR factor's R has): the rows take the signs.
+    C = _nearly_diagonal(d * torch.tensor([1.0, -1.0]).repeat(10).to(torch.float64), 1e-3, dtype, 1, hermitian=False)
+    U, S, Vh = _rotate_to_diagonal_svd(C)
+    assert torch.allclose(S, torch.linalg.svdvals(C).to(S.dtype), atol=50 * u, rtol=0)
+    assert ((U * S.unsqueeze(-2).to(dtype)) @ Vh - C).abs().max() <= 50 * u
+    assert (U.mH @ U - torch.eye(20, dtype=dtype)).abs().max() <= 50 * u
+    assert (Vh @ Vh.mH - torch.eye(20, dtype=dtype)).abs().max() <= 50 * u
+
+
+def test_rotation_to_diagonal_gives_way_to_jacobi_at_a_cluster_or_far_from_diagonal():
+    """One odd member (two diagonal entries closer than their coupling) sends the whole batch to
+    Jacobi, which still gets every member right."""
+    from gdlinalg._impl.subspace import _rotate_to_diagonal, _rotate_to_diagonal_svd, _ritz_eigh
+
+    d = torch.linspace(1, 0.05, 20, dtype=torch.float64)
+    H = _nearly_diagonal(d, 1e-4, torch.float64, 2, hermitian=True)
+    H[1, 5, 5] = H[1, 6, 6] = 0.5
+    H[1, 5, 6] = H[1, 6, 5] = 1e-3
+    assert _rotate_to_diagonal(H) is None
+    assert _rotate_to_diagonal_svd(H) is None
+    w, Y = _ritz_eigh(H)
+    assert torch.allclose(w, torch.linalg.eigvalsh(H).flip(-1), atol=1e-13, rtol=0)
+    assert (H @ Y - Y * w.unsqueeze(-2)).abs().max() <= 1e-13
+    G = torch.randn(1, 20, 20, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    assert _rotate_to_diagonal(G + G.mH) is None
+
+
+@pytest.mark.parametrize("op", ["truncated_eigh", "truncated_svd"])
+def test_subspace_iteration_runs_jacobi_only_while_the_ritz_vectors_are_rough(op, monkeypatch):
+    """Once the Ritz vectors are good (the basis is the previous Ritz vectors, filtered), the small
+    Rayleigh–Ritz matrices are nearly diagonal and are rotated to diagonal without Jacobi: here
+    from the third on (the second still has off-diagonal entries of the size of the gaps). A
+    count, not a time: the time is in benchmarks/."""
+    from gdlinalg._impl import subspace
+
+    calls = []
+    name = "jacobi_eigh" if op == "truncated_eigh" else "jacobi_svd"
+    original = getattr(subspace, name)
+    monkeypatch.setattr(subspace, name, lambda *a, **k: calls.append(1) or original(*a, **k))
+    w = 0.9 ** torch.arange(300, dtype=torch.float64)
+    if op == "truncated_eigh":
+        A = matrices.random_symmetric(300, eigenvalues=w, seed=4)
+        res = gdlinalg.truncated_eigh_result(A, 10)
+        ref = torch.linalg.eigvalsh(A).flip(-1)[:10]
+        got = res.solution.eigenvalues
+    else:
+        A = matrices.with_singular_values(400, 300, w, seed=4)
+        res = gdlinalg.truncated_svd_result(A, 10)
+        ref = torch.linalg.svdvals(A)[:10]
+        got = res.solution.S
+    assert res.converged and res.iterations >= 3
+    assert len(calls) <= 2, f"Jacobi ran on {len(calls)} of {res.iterations} Rayleigh–Ritz matrices"
+    assert torch.allclose(got, ref, atol=100 * 300 * U64, rtol=0)
