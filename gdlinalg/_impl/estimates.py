@@ -31,9 +31,24 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / norm(x, dim=(-2, -1), keepdim=True).clamp_min(tiny)
 
 
+#: Up to this size (the smaller side), :func:`norm2` works on the Gram matrix by repeated squaring.
+_SQUARING = 32
+
+
 def norm2(A: torch.Tensor, *, steps: int = 8, seed: int = 0) -> torch.Tensor:
-    """Power-iteration estimate of ``||A||_2`` for each matrix of ``A`` (``(*, m, n)``), from below.
-    Shape ``(*,)``, real."""
+    """Power-iteration estimate of ``||A||_2`` for each matrix of ``A`` (``(*, m, n)``), from below:
+    ``steps`` steps of ``x <- A^H A x``, or more. Shape ``(*,)``, real.
+
+    When the smaller side is at most ``_SQUARING`` the steps are taken on the small Gram matrix
+    ``G`` (``A^H A`` or ``A A^H``) by repeated squaring: ``G^(2^j)`` (each power scaled to unit
+    Frobenius norm) with ``2^j >= steps - 1``, applied to the random start, then one step more,
+    ``||G y|| / ||y||``, which is at most ``||G|| = ||A||_2^2``. That is at least as many steps as
+    asked, in about ``3 j + 8`` operations instead of about ``8 steps``: on tiny matrices each
+    operation costs the same whatever its size. ``A`` is first scaled by a power of two (exactly)
+    so that ``G`` neither overflows nor loses its largest entries to underflow.
+    """
+    if min(A.shape[-2:]) <= _SQUARING and A.numel() > 0:
+        return _norm2_squaring(A, steps, seed)
     x = _unit(gaussian((*A.shape[:-2], A.shape[-1], 1), A, seed))
     est = torch.zeros(A.shape[:-2], dtype=x.real.dtype, device=A.device)
     for _ in range(steps):
@@ -65,3 +80,19 @@ def condition(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """``||A||_2 ||X||_2`` per matrix (float64, ``(*,)``) for an (approximate) inverse or
     pseudo-inverse ``X`` of ``A``: an estimate of the condition number of what ``X`` inverts."""
     return (norm2(A) * norm2(X)).to(torch.float64)
+
+
+def _norm2_squaring(A: torch.Tensor, steps: int, seed: int) -> torch.Tensor:
+    rd = A.real.dtype if A.is_complex() else A.dtype
+    big = A.abs().amax(dim=(-2, -1), keepdim=True)
+    _, e = torch.frexp(torch.where(big > 0, big, torch.ones_like(big)))
+    W = ldexp(A, -e.to(rd))                              # largest entry in [1/2, 1): exact
+    G = W.mH @ W if A.shape[-1] <= A.shape[-2] else W @ W.mH
+    P = G
+    for _ in range(max(steps - 1, 1).bit_length()):      # 2^j >= steps - 1
+        P = P / torch.linalg.matrix_norm(P).clamp_min(torch.finfo(rd).tiny).unsqueeze(-1).unsqueeze(-1).to(P.dtype)
+        P = P @ P
+    y = P @ gaussian((*A.shape[:-2], G.shape[-1], 1), A, seed)
+    ny = torch.linalg.vector_norm(y, dim=(-2, -1))
+    lam = torch.linalg.vector_norm(G @ y, dim=(-2, -1)) / ny.clamp_min(torch.finfo(rd).tiny)
+    return ldexp(lam.sqrt(), e.view(lam.shape).to(rd))
