@@ -604,6 +604,43 @@ def test_package_change_invalidates_the_execution_cache(tmp_path, guarded):
         assert "toy value 1" in html
 
 
+def _toy_page(code: str) -> str:
+    return TOY_PAGE.split("```{code-cell}")[0] + f"```{{code-cell}} ipython3\n{code}\n```\n"
+
+
+def _executed_outputs(root: Path, docname: str) -> str:
+    nb = json.loads((root / "_build" / "jupyter_execute" / f"{docname}.ipynb").read_text())
+    return json.dumps([c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"])
+
+
+def test_pages_executed_ahead_or_served_from_the_cache_keep_their_outputs_and_a_failure_is_reported(tmp_path):
+    """_ext/execute_ahead.py on a toy book of three pages: executed ahead (myst-nb executes none),
+    then served from the cache by a warm rebuild, the notebooks the download button is made from
+    keep their outputs; a page that fails ahead is left to myst-nb, which fails the build."""
+    root = tmp_path / "book"
+    root.mkdir()
+    (root / "_config.yml").write_text(TOY_CONFIG + "sphinx:\n  local_extensions:\n    execute_ahead: _ext\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n- file: a\n- file: b\n")
+    shutil.copytree(REPO / "_ext", root / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    pages = ("index", "a", "b")
+    for name in pages:
+        (root / f"{name}.md").write_text(_toy_page(f'print("toy {name}")'))
+    env = {"GDLINALG_EXECUTION_WORKERS": "2"}
+    for cold in (True, False):
+        result = build(root, env=env)
+        assert result.returncode == 0, result.log[-3000:]
+        assert ("[execute_ahead] executing 3 pages, 2 at a time" in result.log) == cold, result.log[-3000:]
+        assert "Executing notebook using" not in result.log          # myst-nb executed nothing itself
+        for name in pages:
+            assert f"toy {name}" in _executed_outputs(root, name), (cold, name)
+    (root / "a.md").write_text(_toy_page('print("toy a, again")'))
+    (root / "b.md").write_text(_toy_page('assert False, "toy failure"'))
+    failed = build(root, env=env)
+    assert failed.returncode != 0
+    assert "[execute_ahead] b: failed; left to myst-nb" in failed.log
+    assert "toy failure" in build_failure(failed)
+
+
 def test_chapters_are_executed_ahead_two_at_a_time(book):
     """_ext/execute_ahead.py ran every chapter before Sphinx read it; myst-nb executed none itself."""
     match = re.search(r"\[execute_ahead\] (\d+) of (\d+) pages executed", book.log)
