@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from .checks import real_dtype
 from .scaling import ldexp, norm
 
 
@@ -83,7 +84,7 @@ def condition(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
 
 def _norm2_squaring(A: torch.Tensor, steps: int, seed: int) -> torch.Tensor:
-    rd = A.real.dtype if A.is_complex() else A.dtype
+    rd = real_dtype(A.dtype)
     big = A.abs().amax(dim=(-2, -1), keepdim=True)
     _, e = torch.frexp(torch.where(big > 0, big, torch.ones_like(big)))
     W = ldexp(A, -e.to(rd))                              # largest entry in [1/2, 1): exact

@@ -47,6 +47,7 @@ import math
 import torch
 
 from . import residuals, tolerances
+from .checks import real_dtype
 from .estimates import gaussian, hermitian_extreme
 from .jacobi import jacobi_eigh, jacobi_svd
 from .outcome import EighResult, Outcome, SVDResult, hermitian_part, summarise
@@ -228,6 +229,12 @@ def _outside(apply, V: torch.Tensor, w: torch.Tensor, MV: torch.Tensor, k: int,
     return best, nr.sqrt()
 
 
+def _rounding_floor(M: torch.Tensor) -> torch.Tensor:
+    """``l u ||M||_F`` per matrix of ``M`` (``(B, l, l)``), shape ``(B, 1, 1)``: about the rounding
+    error of one product of the small matrices, below which an off-diagonal entry counts as zero."""
+    return M.shape[-1] * tolerances.machine_epsilon(M.dtype) * torch.linalg.matrix_norm(M).view(-1, 1, 1)
+
+
 def _rotate_to_diagonal(H: torch.Tensor, *, steps: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Eigenpairs ``(w, Y)`` (``w`` in the order of the diagonal) of nearly diagonal Hermitian
     matrices ``H`` (``(B, l, l)``) by simultaneous first-order rotations, or ``None`` where that does
@@ -253,9 +260,9 @@ def _rotate_to_diagonal(H: torch.Tensor, *, steps: int = 4) -> tuple[torch.Tenso
     l = H.shape[-1]
     if l < 2:
         return None
-    rd = H.real.dtype if H.is_complex() else H.dtype
+    rd = real_dtype(H.dtype)
     eye = torch.eye(l, dtype=H.dtype, device=H.device)
-    floor = l * tolerances.machine_epsilon(H.dtype) * torch.linalg.matrix_norm(H).view(-1, 1, 1)
+    floor = _rounding_floor(H)
     Y = eye.expand_as(H)
     polish = False
     for _ in range(steps + 2):
@@ -295,9 +302,9 @@ def _rotate_to_diagonal_svd(C: torch.Tensor, *, steps: int = 4):
     l = C.shape[-1]
     if l < 2:
         return None
-    rd = C.real.dtype if C.is_complex() else C.dtype
+    rd = real_dtype(C.dtype)
     eye = torch.eye(l, dtype=C.dtype, device=C.device)
-    floor = l * tolerances.machine_epsilon(C.dtype) * torch.linalg.matrix_norm(C).view(-1, 1, 1)
+    floor = _rounding_floor(C)
     U = V = eye.expand_as(C)
     polish = False
     for _ in range(steps + 2):
