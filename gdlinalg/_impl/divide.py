@@ -133,18 +133,30 @@ def divide_and_conquer(H: torch.Tensor, *, max_attempts: int = 7):
                      torch.arange(Bn), torch.zeros(Bn, dtype=torch.int64))]
     w_out = torch.empty(Bn, n, dtype=rd, device=H.device)
     V_out = torch.empty(Bn, n, n, dtype=dtype, device=H.device)
-    filled = [0] * Bn
+    filled = torch.zeros(Bn, dtype=torch.int64, device=H.device)
     ok = torch.ones(Bn, dtype=torch.bool)
     levels = 0
 
     def emit(g: _Group) -> None:
-        """Final blocks: their diagonal entries are eigenvalues, their basis columns eigenvectors."""
+        """Final blocks: their diagonal entries are eigenvalues, their basis columns eigenvectors,
+        written for all blocks at once (a batch of small matrices ends in thousands of them)."""
+        nb, S = g.H.shape[0], g.H.shape[-1]
         d = torch.diagonal(g.H, dim1=-2, dim2=-1).real.to(rd)
-        for i, (s, b) in enumerate(zip(g.size.tolist(), g.member.tolist())):
-            f = filled[b]
-            w_out[b, f : f + s] = d[i, :s]
-            V_out[b, :, f : f + s] = g.U[i, :, :s]
-            filled[b] = f + s
+        # Each block's first column in its member: what the member has filled so far, plus the
+        # sizes of the member's blocks before it in this call.
+        order = torch.argsort(g.member, stable=True)
+        size, member = g.size[order], g.member[order]
+        before = torch.cumsum(size, 0) - size
+        start = torch.full((Bn,), torch.iinfo(torch.int64).max, dtype=torch.int64, device=H.device)
+        start = start.scatter_reduce(0, member, before, reduce="amin")
+        first = filled[member] + before - start[member]
+        filled.scatter_add_(0, member, size)
+        cols = torch.arange(S, device=H.device)
+        live = cols.unsqueeze(0) < size.unsqueeze(-1)                          # (nb, S)
+        dest_member = member.unsqueeze(-1).expand(nb, S)[live]
+        dest_col = (first.unsqueeze(-1) + cols)[live]
+        w_out[dest_member, dest_col] = d[order][live]
+        V_out[dest_member, :, dest_col] = g.U[order].mT[live]
 
     while groups:
         levels += 1

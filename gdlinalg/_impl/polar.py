@@ -15,9 +15,9 @@ same point, ``l <- alpha l (3 - alpha^2 l^2) / 2``, and small singular values gr
 ``3 sqrt(3) / 2 = 2.6`` per step. From ``l = 1e-3`` it reaches 1 in 12 steps, each two matrix
 products. ``l`` only needs to be a lower bound: a singular value below it is still
 multiplied by about 2.6 per step while the scaling lasts. When it ends with singular values still
-short of 1 (``n - tr(X^H X)`` counts them), the polar factor asks for another scaled phase from a
-smaller ``l``; the sign function, used to split a spectrum, does not: an eigenvalue that close to
-the split point is better avoided by splitting elsewhere.
+short of 1 (``n - tr(X^H X)`` counts them), unscaled steps follow; the SVD splits such singular
+values off and decomposes them on their own scale (``spectral.py``), and divide and conquer
+splits elsewhere: an eigenvalue that close to the split point is better avoided.
 
 The start must have every singular value at most ``sqrt 3``; one unscaled step, which maps
 ``(0, sqrt 3)`` into ``(0, 1]``, comes first, because the scaled map sends ``x > 1`` towards 0.
@@ -45,31 +45,32 @@ def start_scale(A: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0, c, torch.ones_like(c))
 
 
-def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phases: int = 1,
-                  max_iter: int = 100, settle: int | None = None) -> tuple[torch.Tensor, int]:
+def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, max_iter: int = 100,
+                  settle: int | None = None) -> tuple[torch.Tensor, int]:
     """Scaled Newton–Schulz on every matrix of ``X`` (``(B, m, n)``, ``m >= n``, singular values
     at most ``sqrt 3``).
 
     With ``hermitian=True`` ``X`` is Hermitian, ``X^H X = X^2``, and the result is the sign
-    function. The batch shares one schedule of scalings (a member that has converged is not
-    disturbed by more steps, only a new scaled phase re-converges it), and the iteration stops
-    when, for every member, the trace ``t = tr(X^H X)`` (the sum of the squared singular values,
-    each at most 1 after the first step) has stopped changing. If some member then has ``n - t
-    >= 1/2`` (singular values short of 1) and ``phases`` allows, a new scaled phase starts from
-    ``lower * 1e-3``. ``settle`` caps the unscaled steps after the last scaled phase: singular
-    values still short of 1 then grow only by 3/2 per step, together with their rounding errors,
-    and a caller that has another way for them (``spectral.polar``) need not wait. Returns
-    ``(U, steps)``.
+    function. The batch shares one schedule of scalings; after it, each member steps on until
+    its trace ``t = tr(X^H X)`` (the sum of the squared singular values, each at most 1 after the
+    first step) is within ``1e-4`` of ``n`` (then two more quadratic steps take every singular
+    value to rounding level) or has stopped changing, and then leaves the batch: in a batch of
+    thousands of small matrices, the few with an eigenvalue near the split point would otherwise
+    keep all the others stepping (a member that has converged is not disturbed by more steps, but
+    pays for them). ``settle`` caps the unscaled steps after the scaled phase: singular values
+    still short of 1 then grow only by 3/2 per step, together with their rounding errors, and a
+    caller that has another way for them (``spectral.polar``) need not wait. Returns
+    ``(U, steps)``, ``steps`` the largest number any member took.
     """
     n = X.shape[-1]
     u = tolerances.unit_roundoff(X.dtype)
-    l, phase, first, steps = float(lower), 1, True, 0
+    l, first, steps = float(lower), True, 0
     last_t = None
-    finish = -1
     plain = 0
-    while steps < max_iter:
-        if finish == 0:
-            break
+    out = X.new_empty(X.shape)
+    alive = torch.arange(X.shape[0], device=X.device)     # the batch members still stepping
+    closing = torch.zeros(X.shape[0], dtype=torch.bool, device=X.device)
+    while steps < max_iter and X.shape[0]:
         a = 1.0 if first else math.sqrt(3 / (1 + l + l * l))
         G = X @ X if hermitian else X.mH @ X
         t = torch.diagonal(G, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)
@@ -80,33 +81,37 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, phas
         progress.step(float(((n - t).abs() / n).max()))
         l = 0.5 * l * (3 - l * l) if first else 0.5 * a * l * (3 - a * a * l * l)
         first = False
-        if finish > 0:
-            finish -= 1
-            continue
         if l <= 1 - 1e-4:
             last_t = t
             continue
         plain += 1
-        # t belongs to the iterate before this step. Once the scaling has run its course and
-        # n - t <= 1e-4, every singular value is within 1e-4 of 1 and two quadratic steps take it
-        # to rounding level. A t that no longer moves means the rest are stuck at 0; and after
-        # `settle` unscaled steps the rest are left to the caller.
-        if bool(((n - t) <= 1e-4).all()):
-            finish = 1
-            continue
-        stalled = last_t is not None and bool(((t - last_t).abs() <= 8 * u * n).all())
+        # t belongs to the iterate before this step. A member that was within 1e-4 one step ago
+        # has now had its two quadratic steps and leaves; one within 1e-4 now takes one more step.
+        # A t that no longer moves means the rest are stuck at 0; and after `settle` unscaled
+        # steps the rest are left to the caller.
+        done = closing
+        closing = ((n - t) <= 1e-4) & ~done
+        stuck = ~done & ~closing
+        if last_t is not None and bool(stuck.any()):
+            stalled = bool(((t - last_t).abs()[stuck] <= 8 * u * n).all())
+        else:
+            stalled = False
         last_t = t
-        if stalled or (settle is not None and plain > settle):
-            if phase < phases and bool(((n - t) >= 0.5).any()):
-                phase += 1
-                l = float(lower) * 1e-3 ** (phase - 1)
-                last_t = None
-                plain = 0
-                continue
-            break
+        if bool(stuck.any()) and (stalled or (settle is not None and plain > settle)):
+            done = done | stuck
+        if bool(done.any()):
+            out[alive[done]] = X[done]
+            if bool(done.all()):
+                X = X[:0]
+                break
+            keep = ~done
+            X, alive, closing = X[keep], alive[keep], closing[keep]
+            last_t = None if last_t is None else last_t[keep]
+    if X.shape[0]:
+        out[alive] = X
     if hermitian:
-        X = hermitian_part(X)
-    return X, steps
+        out = hermitian_part(out)
+    return out, steps
 
 
 

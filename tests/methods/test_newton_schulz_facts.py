@@ -94,3 +94,38 @@ def test_svd_from_a_polar_decomposition_and_an_eigendecomposition():
     w, V = gdlinalg.eigh(Hp)
     assert float(torch.linalg.matrix_norm((Up @ V) * w @ V.T - A) / torch.linalg.matrix_norm(A)) < 1e-13
     torch.testing.assert_close(w.flip(0), torch.linalg.svdvals(A), atol=1e-13, rtol=0)
+
+
+def test_a_member_of_a_batch_leaves_the_sign_iteration_once_it_has_converged():
+    # Divide and conquer splits thousands of small blocks in one batched iteration, and a few of
+    # them have an eigenvalue near the split point: the others must not step on with them.
+    from torch.overrides import TorchFunctionMode
+
+    from gdlinalg._impl.polar import newton_schulz
+
+    n = 20
+    easy = torch.cat([torch.linspace(-1, -0.1, 10, dtype=torch.float64), torch.linspace(0.1, 1, 10, dtype=torch.float64)])
+    hard = easy.clone()
+    hard[10] = 1e-5                                        # an eigenvalue next to the split point 0
+    H = torch.stack([matrices.random_symmetric(n, eigenvalues=easy, seed=1),
+                     matrices.random_symmetric(n, eigenvalues=hard, seed=2)])
+
+    class CountProducts(TorchFunctionMode):
+        matrices = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__):
+                CountProducts.matrices += args[0].shape[0]
+            return func(*args, **(kwargs or {}))
+
+    alone = [newton_schulz(H[i : i + 1], hermitian=True, lower=0.1 / n) for i in range(2)]
+    with CountProducts():
+        S, steps = newton_schulz(H, hermitian=True, lower=0.1 / n)
+    s_easy, s_hard = alone[0][1], alone[1][1]
+    assert s_easy < s_hard == steps
+    # Two products a step: both members for the easy one's steps, then the hard one alone.
+    assert CountProducts.matrices == 2 * (2 * s_easy) + 2 * (s_hard - s_easy)
+    for i, lam in enumerate((easy, hard)):
+        torch.testing.assert_close(S[i], alone[i][0][0], atol=1e-14, rtol=0)
+        w, V = torch.linalg.eigh(H[i])
+        torch.testing.assert_close(S[i], (V * torch.sign(w)) @ V.T, atol=1e-12, rtol=0)
