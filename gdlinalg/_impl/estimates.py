@@ -32,6 +32,18 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / norm(x, dim=(-2, -1), keepdim=True).clamp_min(tiny)
 
 
+def norm_1(A: torch.Tensor) -> torch.Tensor:
+    """``||A||_1``, the largest column sum of ``|a_ij|``, per matrix of ``A`` (``(*, m, n)``).
+    Written out: ``torch.linalg.matrix_norm(A, ord=1)`` costs 5-7 times as much on batches of
+    small matrices (7.8 ms against 1.4 ms on 2,000 x 32x32, measured)."""
+    return A.abs().sum(-2).amax(-1)
+
+
+def norm_inf(A: torch.Tensor) -> torch.Tensor:
+    """``||A||_inf``, the largest row sum of ``|a_ij|``, per matrix (see :func:`norm_1`)."""
+    return A.abs().sum(-1).amax(-1)
+
+
 #: Up to this size (the smaller side), :func:`norm2` works on the Gram matrix by repeated squaring.
 _SQUARING = 32
 

@@ -58,7 +58,7 @@ import torch
 
 from . import residuals, scaling, schur, tolerances
 from .checks import SingularMatrixError
-from .estimates import gaussian, norm2
+from .estimates import gaussian, norm2, norm_1, norm_inf
 from .outcome import Outcome, hermitian_part, judge, summarise
 from .polar import sharpen_projector
 from .residuals import fro
@@ -69,8 +69,7 @@ def _sigma1_squared(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(est, bound)`` per matrix, float64: an estimate of ``||A||_2^2`` (power iteration, from
     below; for tiny matrices :func:`_tiny_norm2`) and the guaranteed bound
     ``||A||_1 ||A||_inf >= ||A||_2^2``."""
-    absA = A.abs()
-    bound = (absA.sum(-2).amax(-1) * absA.sum(-1).amax(-1)).to(torch.float64)
+    bound = (norm_1(A) * norm_inf(A)).to(torch.float64)
     est = (_tiny_norm2(A) if A.shape[-1] <= _CLOSED_FORM else norm2(A)).to(torch.float64).square()
     return est, bound
 
@@ -84,21 +83,24 @@ def _tiny_norm2(A: torch.Tensor) -> torch.Tensor:
     costs as much as LAPACK's inverse); computed in double precision, ``G`` scaled to trace 1."""
     n = A.shape[-1]
     W = A.to(torch.complex128 if A.is_complex() else torch.float64)
-    G = torch.nn.functional.pad(W.mH @ W, (0, 3 - n, 0, 3 - n))
-    t = G.diagonal(dim1=-2, dim2=-1).real.sum(-1)
+    G = W.mH @ W
+    if n < 3:
+        G = torch.nn.functional.pad(G, (0, 3 - n, 0, 3 - n))
+    # The six entries as vectors: on (B, 3) slices every reduction costs as much as a product.
+    d0, d1, d2 = G[:, 0, 0].real, G[:, 1, 1].real, G[:, 2, 2].real
+    t = d0 + d1 + d2
     t = torch.where(t > 0, t, torch.ones_like(t))
-    G = G / t.view(-1, 1, 1)                     # trace 1: no under- or overflow below
-    d = G.diagonal(dim1=-2, dim2=-1).real
-    g01, g02, g12 = G[:, 0, 1], G[:, 0, 2], G[:, 1, 2]
-    off = g01.abs() ** 2 + g02.abs() ** 2 + g12.abs() ** 2
-    q = d.sum(-1) / 3
-    b = d - q.unsqueeze(-1)
-    p = ((b ** 2).sum(-1) + 2 * off).div(6).sqrt()
+    # Trace 1: no under- or overflow below (a division, not a reciprocal: t may be subnormal).
+    d0, d1, d2 = d0 / t, d1 / t, d2 / t
+    g01, g02, g12 = G[:, 0, 1] / t, G[:, 0, 2] / t, G[:, 1, 2] / t
+    a01, a02, a12 = g01.abs().square(), g02.abs().square(), g12.abs().square()
+    q = (d0 + d1 + d2) / 3
+    b0, b1, b2 = d0 - q, d1 - q, d2 - q
+    p = ((b0 * b0 + b1 * b1 + b2 * b2 + 2 * (a01 + a02 + a12)) / 6).sqrt()
     ps = torch.where(p > 0, p, torch.ones_like(p))
-    det = (b[:, 0] * b[:, 1] * b[:, 2] + 2 * (g01 * g12 * g02.conj()).real
-           - b[:, 0] * g12.abs() ** 2 - b[:, 1] * g02.abs() ** 2 - b[:, 2] * g01.abs() ** 2)
-    r = (det / (2 * ps ** 3)).clamp(-1, 1)
-    lam = q + 2 * p * torch.cos(torch.acos(r) / 3)
+    det = b0 * b1 * b2 + 2 * (g01 * g12 * g02.conj()).real - b0 * a12 - b1 * a02 - b2 * a01
+    c = (det / (2 * ps * ps * ps)).clamp(-1, 1)
+    lam = q + 2 * p * torch.cos(torch.acos(c) / 3)
     return (t * lam.clamp_min(0)).sqrt()
 
 
@@ -312,7 +314,8 @@ def equilibrated_inverse(A: torch.Tensor, **kwargs) -> Inverse:
     ``diag(1e200, 1, 1e-100)`` is exact instead of singular to working precision, as LAPACK's is.
     ``kappa`` is then that of ``A D^{-1}`` and ``norm`` that of ``A``."""
     e = scaling.column_exponents(A)
-    graded = (e.amax(-1) - e.amin(-1)) > _GRADED_COLUMNS
+    lo, hi = torch.aminmax(e, dim=-1)            # int64 amin over a short last dimension is slow
+    graded = (hi - lo) > _GRADED_COLUMNS
     if not bool(graded.any()):
         return inverse(A, **kwargs)
     e = torch.where(graded.unsqueeze(-1), e - e.amax(-1, keepdim=True), torch.zeros_like(e))

@@ -30,7 +30,7 @@ import math
 import torch
 
 from . import progress, tolerances
-from .estimates import norm2
+from .estimates import norm2, norm_1, norm_inf
 from .outcome import hermitian_part
 
 
@@ -40,7 +40,7 @@ def start_scale(A: torch.Tensor) -> torch.Tensor:
     smallest singular values from being needlessly small (it is safe while the estimate is within
     a factor 1.15 of ``||A||_2``, which ten power steps nearly always achieve; the split and the
     factorization are checked afterwards in any case). Shape ``(B,)``, float64."""
-    bound = torch.sqrt(torch.linalg.matrix_norm(A, ord=1) * torch.linalg.matrix_norm(A, ord=float("inf"))).to(torch.float64)
+    bound = torch.sqrt(norm_1(A) * norm_inf(A)).to(torch.float64)
     c = torch.minimum(bound, 1.5 * norm2(A, steps=10).to(torch.float64))
     return torch.where(c > 0, c, torch.ones_like(c))
 

@@ -36,6 +36,7 @@ import math
 import torch
 
 from . import tolerances
+from .estimates import norm_inf
 from .outcome import hermitian_part
 
 _LEAF = 64
@@ -80,7 +81,7 @@ def _leaf(M: torch.Tensor) -> torch.Tensor:
     n = M.shape[-1]
     M = M.reshape(-1, n, n)
     eye = torch.eye(n, dtype=M.dtype, device=M.device)
-    scale = torch.linalg.matrix_norm(M, ord=float("inf")).clamp_min(torch.finfo(M.real.dtype).tiny)
+    scale = norm_inf(M).clamp_min(torch.finfo(M.real.dtype).tiny)
     X = (eye / scale.view(-1, 1, 1).to(M.dtype)).contiguous()
     r = None
     floor = 4 * n * tolerances.unit_roundoff(M.dtype)

@@ -1,6 +1,7 @@
-"""Package: the norm estimate every kernel starts from (``gdlinalg/_impl/estimates.py``): from
-below, close, unchanged by power-of-two scaling over the whole float range, and the same by the
-Gram-squaring route of small matrices as by plain power iteration."""
+"""Package: the norm estimates every kernel starts from (``gdlinalg/_impl/estimates.py``):
+``norm2`` from below, close, unchanged by power-of-two scaling over the whole float range, and the
+same by the Gram-squaring route of small matrices as by plain power iteration; the written-out
+1- and infinity-norms equal torch's."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def test_squaring_and_power_iteration_agree(monkeypatch):
     monkeypatch.setattr(estimates, "_SQUARING", 0)
     power = norm2(A, steps=30)
     assert abs(float(squaring) - 3.0) <= 1e-13 and abs(float(power) - 3.0) <= 1e-13
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_one_and_infinity_norms_are_torchs(shape, dtype):
+    A = _random(shape, dtype, seed=3)
+    torch.testing.assert_close(estimates.norm_1(A), torch.linalg.matrix_norm(A, ord=1))
+    torch.testing.assert_close(estimates.norm_inf(A), torch.linalg.matrix_norm(A, ord=float("inf")))
