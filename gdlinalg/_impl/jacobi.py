@@ -7,8 +7,8 @@ off-diagonal mass then falls quadratically once it is small (Hestenes 1958; Golu
 
 The pairs of one round are disjoint, so all ``n/2`` rotations of a round are applied at once as
 vectorised tensor operations; a round-robin ("circle") schedule covers every pair in ``n - 1``
-rounds. Columns are kept in a pair layout ``[top | bottom]`` and moved between rounds by one fixed
-permutation, so a round costs one gather instead of four gathers and scatters. Every member of a
+rounds. Columns are kept in a pair layout ``[top | bottom]`` and moved between rounds by one
+concatenation of slices, instead of four gathers and scatters. Every member of a
 batch sweeps until its own columns are orthogonal, and then stops.
 
 **Relative accuracy.** Each rotation is computed from the two columns' own norms and their cosine,
@@ -48,20 +48,18 @@ from .result import Recorder
 
 
 
-def _round_robin_permutation(n: int, device: torch.device) -> torch.Tensor:
-    """Permutation of the pair layout ``[top | bottom]`` that moves to the next round.
+def _next_round(top: torch.Tensor, bottom: torch.Tensor, dim: int) -> torch.Tensor:
+    """The pair layout ``[top | bottom]`` (``h`` seats each along ``dim``) moved to the next round,
+    as one concatenation of slices (a gather of the whole layout costs twice as much).
 
     Circle method: element 0 stays put, everything else moves one seat clockwise
     (top[1] <- top[2] <- ... <- top[h-1] <- bottom[h-1] <- ... <- bottom[0] <- top[1]).
     """
-    h = n // 2
-    seats = list(range(h)) + list(range(n - 1, h - 1, -1))  # the circle, as layout indices
-    new_from_old = list(range(n))
-    ring = seats[1:]
-    # the element at ring[i] moves to ring[i - 1]
-    for i, seat in enumerate(ring):
-        new_from_old[ring[i - 1]] = seat
-    return torch.tensor(new_from_old, device=device)
+    h = top.shape[dim]
+    if h == 1:
+        return torch.cat([top, bottom], dim=dim)
+    t, b = top.narrow, bottom.narrow
+    return torch.cat([t(dim, 0, 1), t(dim, 2, h - 2), b(dim, h - 1, 1), t(dim, 1, 1), b(dim, 0, h - 1)], dim=dim)
 
 
 #: Per real dtype, ``(B, F)``: columns are kept as ``w_j = w^_j 2^k_j`` with the Euclidean norm of
@@ -117,7 +115,7 @@ def _renormalise(X: torch.Tensor, K: torch.Tensor, live: torch.Tensor, m: int, a
     return nu, True
 
 
-def _sweep(X: torch.Tensor, K: torch.Tensor, live: torch.Tensor, m: int, tol: float, perm: torch.Tensor):
+def _sweep(X: torch.Tensor, K: torch.Tensor, live: torch.Tensor, m: int, tol: float):
     """One sweep (``n - 1`` rounds) on ``X = [W^; V]^T`` (``(B, n, m + n)``) with column exponents
     ``K`` (``W = W^ diag(2^K)``); returns the new ``(X, K, live)`` and, per member, the largest
     cosine met between two columns of ``W``.
@@ -184,7 +182,7 @@ def _sweep(X: torch.Tensor, K: torch.Tensor, live: torch.Tensor, m: int, tol: fl
         ce = c_ * e
         if uniform:
             s_ = sc.unsqueeze(-1).to(X.dtype)
-            X = torch.cat([c_ * P - (s_ * e) * Q, s_ * P + ce * Q], dim=-2).index_select(-2, perm)
+            X = _next_round(torch.addcmul(c_ * P, s_ * e, Q, value=-1), torch.addcmul(ce * Q, s_, P), -2)
         else:
             far = (D - Dc).abs()
             s = sc * torch.pow(two, -far)
@@ -195,10 +193,10 @@ def _sweep(X: torch.Tensor, K: torch.Tensor, live: torch.Tensor, m: int, tol: fl
                              c_ * Pv - (s.unsqueeze(-1).to(X.dtype) * e) * Qv], dim=-1)
             bottom = torch.cat([beta.unsqueeze(-1).to(X.dtype) * Pw + ce * Qw,
                                 s.unsqueeze(-1).to(X.dtype) * Pv + ce * Qv], dim=-1)
-            X = torch.cat([top, bottom], dim=-2).index_select(-2, perm)
-            K = K.index_select(-1, perm)
+            X = _next_round(top, bottom, -2)
+            K = _next_round(K[..., :h], K[..., h:], -1)
         if not all_live:
-            live = live.index_select(-1, perm)
+            live = _next_round(live[..., :h], live[..., h:], -1)
     return X, K, live, worst
 
 
@@ -214,7 +212,6 @@ def _sweeps(W: torch.Tensor, K: torch.Tensor, live: torch.Tensor, V: torch.Tenso
     their exponents). Returns ``(W^, K, live, V, sweeps, converged)`` with per-member counts.
     """
     Bn, m, n = W.shape
-    perm = _round_robin_permutation(n, W.device)
     X = torch.cat([W, V], dim=-2).mT.contiguous()  # (B, n, m + n)
     K, live = K.clone(), live.clone()
     sweeps = torch.zeros(Bn, dtype=torch.int64)
@@ -224,7 +221,7 @@ def _sweeps(W: torch.Tensor, K: torch.Tensor, live: torch.Tensor, V: torch.Tenso
         active = (~converged).nonzero().squeeze(-1)
         if active.numel() == 0:
             break
-        Xa, Ka, La, worst = _sweep(X[active], K[active], live[active], m, tol, perm)
+        Xa, Ka, La, worst = _sweep(X[active], K[active], live[active], m, tol)
         X[active], K[active], live[active] = Xa, Ka, La
         sweeps[active] += 1
         last[active] = worst.to(torch.float64)
