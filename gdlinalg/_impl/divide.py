@@ -70,7 +70,10 @@ def _basis(M: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor, seed: int) -
     c = torch.arange(K, device=M.device)
     rmask = (r.unsqueeze(0) < rows.unsqueeze(-1)).unsqueeze(-1)              # (nb, S, 1)
     cmask = (c.unsqueeze(0) < cols.unsqueeze(-1)).unsqueeze(-2)              # (nb, 1, K)
-    G = gaussian((nb, S, K), M, seed) * (rmask & cmask).to(M.dtype)
+    # One draw for the whole batch: a block's basis fails only if its projector meets the draw
+    # in a degenerate way, which is as unlikely for a shared draw as for its own (and thousands
+    # of draws cost as much as the block products).
+    G = gaussian((S, K), M, seed) * (rmask & cmask).to(M.dtype)
     Q = torch.linalg.qr(M @ G).Q * (rmask & cmask).to(M.dtype)
     # Twice: the second pass removes what rounding left outside the range.
     return torch.linalg.qr(M @ Q).Q * (rmask & cmask).to(M.dtype)
