@@ -45,10 +45,11 @@ def norm_inf(A: torch.Tensor) -> torch.Tensor:
 
 
 def _abs_sum(A: torch.Tensor, dim: int) -> torch.Tensor:
-    # A reduction over a dimension of 2 to 4 entries is ten times slower than adding its slices
-    # (0.31 against 0.04 ms on 10,000 x 3x3, measured).
+    # On a large batch, a reduction over a dimension of 2 to 4 entries is ten times slower than
+    # adding its slices (0.31 against 0.04 ms on 10,000 x 3x3, measured); on a single small
+    # matrix the one reduction is the fewer operations.
     a = A.abs()
-    if a.shape[dim] > 4:
+    if a.shape[dim] > 4 or a.numel() <= 4096:
         return a.sum(dim)
     parts = a.unbind(dim)
     total = parts[0]
@@ -100,12 +101,6 @@ def hermitian_extreme(apply, shape: tuple[int, ...], like: torch.Tensor, *, step
         est = norm(y, dim=(-2, -1))
         x = _unit(y)
     return est
-
-
-def condition(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """``||A||_2 ||X||_2`` per matrix (float64, ``(*,)``) for an (approximate) inverse or
-    pseudo-inverse ``X`` of ``A``: an estimate of the condition number of what ``X`` inverts."""
-    return (norm2(A) * norm2(X)).to(torch.float64)
 
 
 def _norm2_squaring(A: torch.Tensor, steps: int, seed: int) -> torch.Tensor:

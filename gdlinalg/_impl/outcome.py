@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import torch
 
 from . import residuals, tolerances
-from .estimates import condition, norm2
+from .estimates import norm2
 from .result import failure
 
 SVDResult = torch.return_types.linalg_svd
@@ -103,7 +103,9 @@ def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float
     condition number of the kept part allows; and, with a cut-off, ``||X||_2 <= 1/tau`` (nothing at
     or below the cut-off was inverted)."""
     r = residuals.pinv_members(A, X, tau=tau)
-    kappa = condition(A, X)
+    # ||A||_2 ||X||_2: an estimate of the condition number of what X inverts.
+    norm_X = norm2(X).to(torch.float64)
+    kappa = norm2(A).to(torch.float64) * norm_X
     if tol is None:
         size = max(A.shape[-2:])
         limit = tolerances.inverse(size, kappa, A.dtype)
@@ -116,7 +118,7 @@ def judge(A: torch.Tensor, X: torch.Tensor, iterations: torch.Tensor, tol: float
         # A singular value just above the cut is inverted (to 1/tau at most); rounding may move it
         # across by a relative cond u, nothing more.
         slack = 1 + 10 * tolerances.unit_roundoff(A.dtype) * kappa.clamp_min(1) + 1e-8
-        scaled_norm = norm2(X).to(torch.float64) * tau
+        scaled_norm = norm_X * tau
         checks.append(("||X||_2 times the cut-off (a value at or below the cut-off was inverted)",
                        scaled_norm <= slack, scaled_norm, slack))
     return summarise(X, r, limit, iterations, checks=tuple(checks))

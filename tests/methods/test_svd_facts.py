@@ -115,3 +115,22 @@ def test_pca_by_eigh_and_by_truncated_svd_agree():
     torch.testing.assert_close(S.square() / 199, w.flip(0)[:3], rtol=1e-10, atol=0)
     signs = torch.sign((V.flip(1)[:, :3] * Vh.T).sum(0))
     torch.testing.assert_close(V.flip(1)[:, :3] * signs, Vh.T, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 8, 16, 32])
+def test_jacobi_round_robin_meets_every_pair_once_a_sweep_by_gather_or_by_slices(n, monkeypatch):
+    # The two ways _next_round moves the pair layout (a gather for small layouts, slices for
+    # large ones) are the same circle method: n - 1 rounds pair every column with every other once.
+    from gdlinalg._impl import jacobi
+
+    h = n // 2
+    for small in (10**9, -1):                      # every layout small, then every layout large
+        monkeypatch.setattr(jacobi, "_SMALL_LAYOUT", small)
+        seats = torch.arange(n, dtype=torch.float64).view(1, n)
+        met = set()
+        for _ in range(n - 1):
+            met |= {frozenset((int(p), int(q))) for p, q in zip(seats[0, :h], seats[0, h:])}
+            seats = jacobi._next_round(seats[:, :h], seats[:, h:], -1)
+        assert len(met) == n * (n - 1) // 2
+        # ... and the next sweep starts where this one did.
+        assert torch.equal(seats, torch.arange(n, dtype=torch.float64).view(1, n))
