@@ -11,9 +11,12 @@ and the accumulated bases are the eigenvectors.
 * The split point is the midpoint between the two middle diagonal entries, so that the halves
   have about equal size and a nearly diagonal block splits in one of its gaps.
 * The bases come from the projector applied to a seeded Gaussian block and orthonormalised
-  twice (QR, used as an orthonormalisation only). A split is accepted when the coupling
-  ``||Q2^H H Q1||_F`` it leaves is at rounding level; otherwise (an eigenvalue sat too close to
-  ``mu`` for the sign iteration to decide) it is tried again at another point.
+  twice (QR, used as an orthonormalisation only); for a level with a single block, only the
+  smaller side is built so, and the larger one is its orthogonal complement from a complete QR
+  factorisation (an uneven split then costs little more than its small side). A split is
+  accepted when the coupling ``||Q2^H H Q1||_F`` it leaves is at rounding level; otherwise (an
+  eigenvalue sat too close to ``mu`` for the sign iteration to decide) it is tried again at
+  another point.
 * All blocks of one level, of every matrix of a batch, are split together in one batched
   iteration, padded to a common size: the Python overhead is per level, not per block. A padding
   entry is an eigenvalue placed above ``mu`` and exactly decoupled, and the random blocks that
@@ -77,6 +80,12 @@ def _basis(M: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor, seed: int) -
     Q = torch.linalg.qr(M @ G).Q * (rmask & cmask).to(M.dtype)
     # Twice: the second pass removes what rounding left outside the range.
     return torch.linalg.qr(M @ Q).Q * (rmask & cmask).to(M.dtype)
+
+
+def _complement(Q: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis of the orthogonal complement of the orthonormal columns ``Q``
+    (``(1, S, k)``): the last ``S - k`` columns of its complete QR factorisation."""
+    return torch.linalg.qr(Q, mode="complete").Q[..., Q.shape[-1]:]
 
 
 class _Group:
@@ -211,8 +220,20 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok, dropped: li
     k = torch.round(torch.diagonal(P, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)).to(torch.int64) - pads
     k = torch.minimum(torch.maximum(k, torch.zeros_like(k)), size)
     rm = real.to(dtype)
-    Q1 = _basis(P, k, size, seed=level)
-    Q2 = _basis((eye - P) * rm.unsqueeze(-1) * rm.unsqueeze(-2), size - k, size, seed=level + 1000)
+    if nb == 1 and 0 < int(k) < S:
+        # One block, unpadded: only the smaller side is built from its projector, the larger one
+        # is its orthogonal complement, from the same Householder reflectors (a complete QR):
+        # peeling 37 eigenvalues off 462 then costs two QR factorisations of 462 x 37 and one
+        # complete one, not two more of 462 x 425.
+        if 2 * int(k) <= S:
+            Q1 = _basis(P, k, size, seed=level)
+            Q2 = _complement(Q1)
+        else:
+            Q2 = _basis(eye - P, size - k, size, seed=level + 1000)
+            Q1 = _complement(Q2)
+    else:
+        Q1 = _basis(P, k, size, seed=level)
+        Q2 = _basis((eye - P) * rm.unsqueeze(-1) * rm.unsqueeze(-2), size - k, size, seed=level + 1000)
     HQ1 = Hs @ Q1
     coupling = fro(Q2.mH @ HQ1)
     good = (k > 0) & (k < size) & (coupling <= 8 * u * math.sqrt(S) * fro(Hs))

@@ -151,3 +151,29 @@ def test_subspace_iteration_runs_jacobi_only_while_the_ritz_vectors_are_rough(op
     assert res.converged and res.iterations >= 3
     assert len(calls) <= 2, f"Jacobi ran on {len(calls)} of {res.iterations} Rayleigh–Ritz matrices"
     assert torch.allclose(got, ref, atol=100 * 300 * U64, rtol=0)
+
+
+def test_divide_and_conquer_builds_only_the_smaller_side_of_a_single_block(monkeypatch):
+    # A geometric spectrum splits unevenly (about 37 of 462 eigenvalues above the mean of the
+    # diagonal): the larger side comes from a complete QR of the smaller one, so no reduced QR of
+    # a single block has more than half its columns, and the answer is still torch's.
+    from gdlinalg._impl import divide
+
+    n = 160
+    A = matrices.random_symmetric(n, eigenvalues=0.9 ** torch.arange(n, dtype=torch.float64), seed=4)
+    calls = []
+    qr = torch.linalg.qr
+
+    def recording_qr(X, mode="reduced"):
+        calls.append((tuple(X.shape), mode))
+        return qr(X, mode=mode)
+
+    monkeypatch.setattr(divide.torch.linalg, "qr", recording_qr)
+    w, V, _, ok = divide.divide_and_conquer(A.unsqueeze(0))
+    monkeypatch.undo()
+    single = [(shape, mode) for shape, mode in calls if shape[0] == 1]
+    assert any(mode == "complete" for _, mode in single)
+    assert all(shape[-1] <= shape[-2] // 2 for shape, mode in single if mode == "reduced")
+    assert bool(ok.all())
+    torch.testing.assert_close(w[0], torch.linalg.eigvalsh(A), atol=20 * U64, rtol=0)
+    assert float(torch.linalg.matrix_norm(A @ V[0] - V[0] * w[0])) <= 50 * U64 * float(torch.linalg.matrix_norm(A))
