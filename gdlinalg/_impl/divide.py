@@ -220,7 +220,7 @@ def _split_group(g: _Group, scale, u, level, max_attempts, emit, ok, dropped: li
     k = torch.round(torch.diagonal(P, dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)).to(torch.int64) - pads
     k = torch.minimum(torch.maximum(k, torch.zeros_like(k)), size)
     rm = real.to(dtype)
-    if nb == 1 and 0 < int(k) < S:
+    if Hs.shape[0] == 1 and int(size[0]) == S and 0 < int(k) < S:
         # One block, unpadded: only the smaller side is built from its projector, the larger one
         # is its orthogonal complement, from the same Householder reflectors (a complete QR):
         # peeling 37 eigenvalues off 462 then costs two QR factorisations of 462 x 37 and one

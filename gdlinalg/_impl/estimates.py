@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .checks import real_dtype
-from .scaling import ldexp, norm
+from .scaling import ldexp, norm, normalise
 
 
 def gaussian(shape: tuple[int, ...], like: torch.Tensor, seed: int) -> torch.Tensor:
@@ -105,9 +105,7 @@ def hermitian_extreme(apply, shape: tuple[int, ...], like: torch.Tensor, *, step
 
 def _norm2_squaring(A: torch.Tensor, steps: int, seed: int) -> torch.Tensor:
     rd = real_dtype(A.dtype)
-    big = A.abs().amax(dim=(-2, -1), keepdim=True)
-    _, e = torch.frexp(torch.where(big > 0, big, torch.ones_like(big)))
-    W = ldexp(A, -e.to(rd))                              # largest entry in [1/2, 1): exact
+    W, e = normalise(A)                                  # exact: a power of two per matrix
     G = W.mH @ W if A.shape[-1] <= A.shape[-2] else W @ W.mH
     P = G
     for _ in range(max(steps - 1, 1).bit_length()):      # 2^j >= steps - 1
@@ -116,4 +114,4 @@ def _norm2_squaring(A: torch.Tensor, steps: int, seed: int) -> torch.Tensor:
     y = P @ gaussian((*A.shape[:-2], G.shape[-1], 1), A, seed)
     ny = torch.linalg.vector_norm(y, dim=(-2, -1))
     lam = torch.linalg.vector_norm(G @ y, dim=(-2, -1)) / ny.clamp_min(torch.finfo(rd).tiny)
-    return ldexp(lam.sqrt(), e.view(lam.shape).to(rd))
+    return ldexp(lam.sqrt(), e.to(rd))

@@ -92,13 +92,11 @@ def newton_schulz(X: torch.Tensor, *, hermitian: bool, lower: float = 1e-3, max_
         done = closing
         closing = ((n - t) <= 1e-4) & ~done
         stuck = ~done & ~closing
-        if last_t is not None and bool(stuck.any()):
-            stalled = bool(((t - last_t).abs()[stuck] <= 8 * u * n).all())
-        else:
-            stalled = False
+        if bool(stuck.any()):
+            stalled = last_t is not None and bool(((t - last_t).abs()[stuck] <= 8 * u * n).all())
+            if stalled or (settle is not None and plain > settle):
+                done = done | stuck
         last_t = t
-        if bool(stuck.any()) and (stalled or (settle is not None and plain > settle)):
-            done = done | stuck
         if bool(done.any()):
             out[alive[done]] = X[done]
             if bool(done.all()):
